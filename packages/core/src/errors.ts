@@ -1,0 +1,112 @@
+import type { ValidationIssue } from "./issues.js";
+
+/** Stable codes of the error classes; match on these, never on class names. */
+export type CphErrorCode = "ERR_CPH_VALIDATION" | "ERR_CPH_API" | "ERR_CPH_AUTH" | "ERR_CPH_NETWORK";
+
+/** Root of every error this toolkit throws. */
+export class CphError extends Error {
+  readonly code: CphErrorCode;
+  readonly retryable: boolean;
+  readonly requestId: string | undefined;
+
+  constructor(
+    code: CphErrorCode,
+    message: string,
+    options: { cause?: unknown; retryable?: boolean; requestId?: string | undefined } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "CphError";
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.requestId = options.requestId;
+  }
+}
+
+/** Input that breaks the API rules; nothing was sent. */
+export class CphValidationError extends CphError {
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(issues: readonly ValidationIssue[], message?: string) {
+    super("ERR_CPH_VALIDATION", message ?? summarizeIssues(issues));
+    this.name = "CphValidationError";
+    this.issues = issues;
+  }
+}
+
+export interface CphApiErrorInit {
+  status: number;
+  errorCode: string;
+  errorMessage: string;
+  requestId?: string | undefined;
+  retryAfterMs?: number | undefined;
+  cause?: unknown;
+}
+
+/** The service answered with an HTTP error. */
+export class CphApiError extends CphError {
+  readonly status: number;
+  readonly errorCode: string;
+  readonly errorMessage: string;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(init: CphApiErrorInit, code: CphErrorCode = "ERR_CPH_API") {
+    super(code, `${init.errorCode}: ${init.errorMessage} (HTTP ${init.status})`, {
+      cause: init.cause,
+      retryable: isRetryableApiError(init.status, init.errorCode),
+      requestId: init.requestId,
+    });
+    this.name = "CphApiError";
+    this.status = init.status;
+    this.errorCode = init.errorCode;
+    this.errorMessage = init.errorMessage;
+    this.retryAfterMs = init.retryAfterMs;
+  }
+
+  /** Whether a request with this method may be sent again after this answer. */
+  retryableFor(method: string): boolean {
+    if (this.retryable) return true;
+    const idempotent = method === "GET" || method === "HEAD";
+    return idempotent && this.status >= 500;
+  }
+}
+
+/** 401/403: bad or expired token, bad signature, or no permission. Never retried in a loop. */
+export class CphAuthError extends CphApiError {
+  constructor(init: CphApiErrorInit) {
+    super(init, "ERR_CPH_AUTH");
+    this.name = "CphAuthError";
+  }
+}
+
+/** Where a transport failure happened: only `connect` proves the request was never sent. */
+export type NetworkPhase = "connect" | "send" | "response";
+
+/** No HTTP answer at all (a transport failure is not a 5xx). */
+export class CphNetworkError extends CphError {
+  readonly phase: NetworkPhase;
+
+  constructor(message: string, options: { phase: NetworkPhase; cause?: unknown }) {
+    super("ERR_CPH_NETWORK", message, { cause: options.cause, retryable: options.phase === "connect" });
+    this.name = "CphNetworkError";
+    this.phase = options.phase;
+  }
+}
+
+const THROTTLE_CODES = new Set(["APIGW.0308", "APIG.0308"]);
+
+/**
+ * True only where the answer proves the request was not processed: throttling, the gateway
+ * reporting its backend unavailable, or CPS's documented "internal error, retry later".
+ */
+export function isRetryableApiError(status: number, errorCode: string): boolean {
+  if (status === 429 || THROTTLE_CODES.has(errorCode)) return true;
+  if (errorCode === "APIGW.0201" && (status === 502 || status === 503)) return true;
+  return errorCode === "CPS.0003";
+}
+
+function summarizeIssues(issues: readonly ValidationIssue[]): string {
+  const first = issues[0];
+  if (!first) return "invalid input";
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
+  return `${first.path ? `${first.path}: ` : ""}${first.message}${more}`;
+}

@@ -1,0 +1,83 @@
+export { CphApiError, CphAuthError, CphError, CphNetworkError, CphValidationError, isRetryableApiError } from "./errors.js";
+export type { CphApiErrorInit, CphErrorCode, NetworkPhase } from "./errors.js";
+export { ISSUE_CODES } from "./issues.js";
+export type { IssueCode, ValidationIssue, ValidationResult } from "./issues.js";
+export { DEFAULT_ALLOWED_ROOTS, LIMITS } from "./limits.js";
+export { matchExportPaths, validateDevicePath } from "./device-path.js";
+export type { DevicePathOptions } from "./device-path.js";
+export { validateBucketName, validateObjectPath } from "./obs.js";
+export { validateBatchExportRequest, validateBatchImportRequest, validateStorageInfo } from "./validate.js";
+export type { ValidationOptions } from "./validate.js";
+export {
+  batchExportRequestSchema,
+  batchExportResponseSchema,
+  batchImportRequestSchema,
+  cphErrorBodySchema,
+  iamTokenRequestSchema,
+  iamTokenResponseSchema,
+  JOB_STATUS,
+  jobSchema,
+  jobState,
+  listJobsResponseSchema,
+  phoneJobSchema,
+  restoreInfoSchema,
+  showJobResponseSchema,
+  storageInfoSchema,
+} from "./schemas.js";
+export type {
+  BatchExportRequest,
+  BatchExportResponse,
+  BatchImportRequest,
+  CphErrorBody,
+  IamTokenRequest,
+  IamTokenResponse,
+  Job,
+  JobState,
+  ListJobsResponse,
+  PhoneJob,
+  RestoreInfo,
+  ShowJobResponse,
+  StorageInfo,
+} from "./schemas.js";
+export { serializeBatchExportBody, serializeStorageInfo } from "./serialize.js";
+export {
+  buildBatchExportRequest,
+  buildBatchImportRequest,
+  buildIamTokenRequest,
+  buildListJobsRequest,
+  buildShowJobRequest,
+  chunkStorageInfos,
+  StorageInfoBatcher,
+} from "./request.js";
+export type { BatchOptions, HttpRequest, IamPasswordAuth, ListJobsQuery } from "./request.js";
+export {
+  authorizationHeader,
+  canonicalQuery,
+  canonicalRequest,
+  canonicalUri,
+  computeSignature,
+  formatSdkDate,
+  parseAuthorization,
+  parseSdkDate,
+  SIGNING_ALGORITHM,
+  sha256Hex,
+  signRequest,
+  timingSafeEqual,
+  verifySignature,
+} from "./signing.js";
+export type { CanonicalInput, ParsedAuthorization, SignOptions, SigningCredentials, VerifyInput, VerifyResult } from "./signing.js";
+export {
+  headerValue,
+  parseBatchExportResponse,
+  parseErrorBody,
+  parseIamTokenResponse,
+  parseListJobsResponse,
+  parseRetryAfter,
+  parseShowJobResponse,
+  toCphError,
+} from "./responses.js";
+export type { HttpResponseData, IamToken, ParsedErrorBody } from "./responses.js";
+export { REDACTED, redactHeaders, redactText } from "./redact.js";
+export { findRegion, GLOBAL_IAM_ENDPOINT, REGIONS, resolveEndpoint, resolveIamEndpoint } from "./regions.js";
+export type { Region } from "./regions.js";
+export { utf8Bytes, utf8Length, utf8Text } from "./bytes.js";
