@@ -1,0 +1,18 @@
+export type {
+  BatchExportResult,
+  ClientEvent,
+  CphClient,
+  CphClientOptions,
+  Credentials,
+  ExportManyOptions,
+  ExportProgress,
+  JobOutcome,
+  PhoneResult,
+  PhoneState,
+  RequestOptions,
+  RetryPolicy,
+  Timeouts,
+  TrackedJob,
+  WaitOptions,
+  WaitProgress,
+} from "./types.js";

@@ -1,0 +1,178 @@
+// The public contract of @cph-export/http-client. The CLI and the gateway are written against it.
+import type { BatchExportResponse, ListJobsResponse, PhoneJob, ShowJobResponse, StorageInfo, JobState } from "@cph-export/core";
+import type { Dispatcher } from "undici";
+
+/** How the client authenticates. Secrets never appear in errors, logs or inspect output. */
+export type Credentials =
+  | { type: "token"; token: string }
+  | { type: "aksk"; accessKey: string; secretKey: string; securityToken?: string | undefined }
+  | {
+      type: "password";
+      domainName: string;
+      userName: string;
+      password: string;
+      /** Default: the region's IAM endpoint, else the global one. */
+      iamEndpoint?: string | undefined;
+      /** Default: `{ id: projectId }`. */
+      project?: { id: string } | { name: string } | undefined;
+    };
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included; default 5. */
+  maxAttempts: number;
+  /** Base of the capped exponential backoff with full jitter; default 500 ms. */
+  baseDelayMs: number;
+  /** Cap of one backoff delay; default 20 s. */
+  maxDelayMs: number;
+  /** Decides whether an error may be retried for this method and attempt; default: the safe policy. */
+  shouldRetry?: (error: unknown, context: { method: string; attempt: number }) => boolean;
+  /** Injected for tests; default Math.random. */
+  random?: () => number;
+}
+
+export interface Timeouts {
+  /** TCP/TLS connect; default 10 s. */
+  connectMs?: number;
+  /** From sending to the response headers; default 30 s. */
+  headersMs?: number;
+  /** Between body chunks; default 30 s. */
+  bodyMs?: number;
+}
+
+export interface ClientEvent {
+  type: "request" | "response" | "retry" | "token";
+  method?: string;
+  /** URL without credentials. */
+  url?: string;
+  status?: number;
+  attempt?: number;
+  delayMs?: number;
+  requestId?: string | undefined;
+  durationMs?: number;
+  message?: string;
+}
+
+export interface CphClientOptions {
+  region?: string | undefined;
+  endpoint?: string | undefined;
+  projectId: string;
+  credentials: Credentials;
+  /** An undici dispatcher (e.g. MockAgent); default an EnvHttpProxyAgent with keep-alive. */
+  dispatcher?: Dispatcher | undefined;
+  retry?: Partial<RetryPolicy> | undefined;
+  timeouts?: Timeouts | undefined;
+  /** Default `cph-export/<version>`. */
+  userAgent?: string | undefined;
+  /** Receives redacted events (never a secret). */
+  onEvent?: ((event: ClientEvent) => void) | undefined;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal | undefined;
+}
+
+/** What one batch-storage call gave: the raw answer plus one result per phone sent. */
+export interface BatchExportResult {
+  requestId: string | undefined;
+  response: BatchExportResponse;
+  phones: PhoneResult[];
+}
+
+export type PhoneState = "accepted" | "rejected" | "succeeded" | "failed" | "unknown";
+
+/** The one reported state of one phone of a run. */
+export interface PhoneResult {
+  phoneId: string;
+  state: PhoneState;
+  jobId?: string | undefined;
+  requestId?: string | undefined;
+  /** CPH error code (`CPS.0005`), gateway code, or the client-side validation issue code. */
+  errorCode?: string | undefined;
+  errorMessage?: string | undefined;
+  bucketName?: string | undefined;
+  objectPath?: string | undefined;
+  /** Position of the phone in the input, from 0. */
+  index?: number | undefined;
+  /** True when this result was read from the journal of an earlier run, not sent now. */
+  fromJournal?: boolean | undefined;
+}
+
+export interface WaitProgress {
+  total: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  unknown: number;
+}
+
+export interface TrackedJob {
+  jobId: string;
+  phoneId?: string | undefined;
+  requestId?: string | undefined;
+}
+
+export interface WaitOptions extends RequestOptions {
+  /** First poll interval; default 2 s, backing off to `maxIntervalMs`. */
+  intervalMs?: number;
+  maxIntervalMs?: number;
+  /** Give up after this long; the jobs still running end as `unknown`. */
+  timeoutMs?: number;
+  onProgress?: (progress: WaitProgress) => void;
+}
+
+export interface JobOutcome {
+  jobId: string;
+  phoneId: string | undefined;
+  requestId: string | undefined;
+  state: JobState;
+  errorCode?: string | undefined;
+  errorMessage?: string | undefined;
+  job?: ShowJobResponse | undefined;
+}
+
+export interface ExportProgress {
+  /** Phones read from the source so far. */
+  read: number;
+  accepted: number;
+  rejected: number;
+  succeeded: number;
+  failed: number;
+  unknown: number;
+  /** Phones whose state came from the journal. */
+  resumed: number;
+}
+
+export interface ExportManyOptions extends RequestOptions {
+  /** Phones per request; default 100. */
+  batchSize?: number;
+  /** Requests in flight at once; default 4. */
+  concurrency?: number;
+  /** Append-only journal file; a rerun with the same file skips phones already accepted. */
+  journal?: string | undefined;
+  /** Follow the jobs to the end; results are then succeeded/failed/unknown. */
+  wait?: boolean | Omit<WaitOptions, "signal"> | undefined;
+  /** Resend phones a journal left `unknown` (only after checking they were not exported). */
+  retryUnknown?: boolean | undefined;
+  onProgress?: ((progress: ExportProgress) => void) | undefined;
+}
+
+export interface CphClient {
+  readonly endpoint: string;
+  readonly projectId: string;
+  /** Obtains a token now for password credentials (no-op otherwise); for readiness checks. */
+  authenticate(options?: RequestOptions): Promise<void>;
+  /** One batch-storage call. Throws `CphError` for HTTP errors and transport failures. */
+  batchExport(storageInfos: readonly StorageInfo[], options?: RequestOptions): Promise<BatchExportResult>;
+  getJob(jobId: string, options?: RequestOptions): Promise<ShowJobResponse>;
+  listJobs(query: { requestIds: readonly string[]; offset?: number; limit?: number }, options?: RequestOptions): Promise<ListJobsResponse>;
+  /** Follows jobs to the end with ListJobs (20 request ids a call) and backoff. */
+  waitForJobs(jobs: readonly TrackedJob[], options?: WaitOptions): Promise<JobOutcome[]>;
+  /** Exports any number of phones, streamed; yields exactly one result per input phone. */
+  exportMany(
+    source: Iterable<StorageInfo> | AsyncIterable<StorageInfo>,
+    options?: ExportManyOptions,
+  ): AsyncIterable<PhoneResult>;
+  close(): Promise<void>;
+}
+
+export type { PhoneJob };
