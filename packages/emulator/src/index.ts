@@ -1,1 +1,10 @@
-export {};
+export { createEmulatorApp } from "./app.js";
+export type { EmulatorApp, EmulatorAppOptions } from "./app.js";
+export { DEMO_CREDENTIALS, EmulatorConfigError, emulatorConfigSchema, loadEmulatorConfig } from "./config.js";
+export type { AccessKeyConfig, EmulatorConfig, FaultSettings, ProjectConfig, UserConfig } from "./config.js";
+export { ERROR_CODES } from "./errors.js";
+export { listPhoneFiles, readPhoneFile } from "./phones.js";
+export type { PhoneFile } from "./phones.js";
+export { startEmulator } from "./server.js";
+export type { RunningEmulator, StartEmulatorOptions } from "./server.js";
+export type { EmulatorStats, LedgerEntry } from "./state.js";

@@ -1,0 +1,319 @@
+import type { StorageInfo } from "@cph-export/core";
+import { writePhoneArchive } from "./archive.js";
+import type { FaultSettings, ResolvedEmulatorConfig } from "./config.js";
+import { ERROR_CODES } from "./errors.js";
+import { createRandom, randomId, stableId } from "./random.js";
+
+/** One accepted export, as `GET /__emulator/ledger` lists it. */
+export interface LedgerEntry {
+  phone_id: string;
+  job_id: string;
+  request_id: string;
+  bucket_name: string;
+  object_path: string;
+  /** When the job was created (ISO 8601). */
+  time: string;
+  outcome: "running" | "succeeded" | "failed";
+  /** Present when the answer of the request that created the job was never sent (a `dropRate` fault). */
+  dropped?: true;
+}
+
+/** Counters since start or the last reset, as `GET /__emulator/stats` gives them. */
+export interface EmulatorStats {
+  /** CPH and IAM requests received (control routes excluded). */
+  requests: number;
+  /** Requests answered 429 by the `throttleRps` fault. */
+  throttled: number;
+  /** batch-storage requests answered 503 by the `errorRate` fault. */
+  errors: number;
+  /** batch-storage requests whose connection was cut after their jobs were created. */
+  drops: number;
+  /** Phones in those requests (every storage info, with or without a job). */
+  droppedPhones: number;
+}
+
+export interface JobRecord {
+  jobId: string;
+  phoneId: string;
+  serverId: string;
+  requestId: string;
+  projectId: string;
+  begin: Date;
+  end: Date | null;
+  status: 1 | 2 | -1;
+  errorCode: string | null;
+  errorMsg: string | null;
+  executeMsg: string | null;
+  info: StorageInfo;
+  ledger: LedgerEntry;
+}
+
+/** One element of the batch-storage answer's `jobs`. */
+export type PhoneJobAnswer =
+  | { phone_id: string; job_id: string }
+  | { phone_id: string; error_code: string; error_msg: string };
+
+/** A sliding one-second window of accepted requests per API. */
+export class Throttle {
+  readonly #hits = new Map<string, number[]>();
+
+  /** Records a request unless `limit` were already accepted in the last second; else how long to wait. */
+  take(api: string, limit: number, nowMs: number): { ok: true } | { ok: false; retryAfterSeconds: number } {
+    let hits = this.#hits.get(api);
+    if (!hits) {
+      hits = [];
+      this.#hits.set(api, hits);
+    }
+    while (hits.length > 0 && hits[0]! <= nowMs - 1000) hits.shift();
+    if (hits.length >= limit) {
+      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((hits[0]! + 1000 - nowMs) / 1000)) };
+    }
+    hits.push(nowMs);
+    return { ok: true };
+  }
+
+  clear(): void {
+    this.#hits.clear();
+  }
+}
+
+/** Runs at most `max` tasks at once, the others in arrival order. */
+class Limiter {
+  #active = 0;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(private readonly max: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#active >= this.max) await new Promise<void>((wake) => this.#waiting.push(wake));
+    this.#active++;
+    try {
+      return await task();
+    } finally {
+      this.#active--;
+      this.#waiting.shift()?.();
+    }
+  }
+}
+
+function emptyStats(): EmulatorStats {
+  return { requests: 0, throttled: 0, errors: 0, drops: 0, droppedPhones: 0 };
+}
+
+export interface StateOptions {
+  config: ResolvedEmulatorConfig;
+  dataDir: string;
+  clock: () => Date;
+  log: ((line: string) => void) | undefined;
+}
+
+/** The emulator's memory: jobs, ledger, counters and faults. */
+export class EmulatorState {
+  readonly config: ResolvedEmulatorConfig;
+  readonly throttle = new Throttle();
+  stats: EmulatorStats = emptyStats();
+  ledger: LedgerEntry[] = [];
+  #faults: FaultSettings;
+  #random: () => number;
+  #jobs = new Map<string, JobRecord>();
+  #jobsByRequest = new Map<string, JobRecord[]>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #writes = new Set<Promise<void>>();
+  readonly #limiter: Limiter;
+  readonly #options: StateOptions;
+  #closed = false;
+
+  constructor(options: StateOptions) {
+    this.#options = options;
+    this.config = options.config;
+    this.#faults = { ...options.config.faults };
+    this.#random = createRandom(this.#faults.seed ?? 1);
+    this.#limiter = new Limiter(options.config.archiveConcurrency);
+  }
+
+  get faults(): FaultSettings {
+    return this.#faults;
+  }
+
+  /** Replaces the faults; a new seed restarts the generator. */
+  setFaults(faults: FaultSettings): void {
+    this.#faults = { ...faults };
+    if (faults.seed !== undefined) this.#random = createRandom(faults.seed);
+    this.throttle.clear();
+  }
+
+  /** Whether an event of this probability happens now (seeded, so runs repeat). */
+  chance(rate: number | undefined): boolean {
+    if (!rate) return false;
+    return this.#random() < rate;
+  }
+
+  /**
+   * Accepts the storage infos of one validated request: missing and unavailable phones get a
+   * per-phone error, the others a job and a ledger entry; the jobs end after `jobDurationMs`.
+   */
+  acceptExport(
+    projectId: string,
+    requestId: string,
+    infos: readonly StorageInfo[],
+    dropped: boolean,
+  ): PhoneJobAnswer[] {
+    const { phones } = this.config;
+    const now = this.#options.clock();
+    const created: JobRecord[] = [];
+    const answers = infos.map((info): PhoneJobAnswer => {
+      if (phones.missing.has(info.phone_id)) {
+        return { phone_id: info.phone_id, ...ERROR_CODES.phoneNotFound.body(info.phone_id) };
+      }
+      if (phones.unavailable.has(info.phone_id)) {
+        return { phone_id: info.phone_id, ...ERROR_CODES.phoneUnavailable.body(info.phone_id) };
+      }
+      const jobId = randomId();
+      const ledger: LedgerEntry = {
+        phone_id: info.phone_id,
+        job_id: jobId,
+        request_id: requestId,
+        bucket_name: info.bucket_name,
+        object_path: info.object_path,
+        time: now.toISOString(),
+        outcome: "running",
+        ...(dropped ? { dropped: true as const } : {}),
+      };
+      const job: JobRecord = {
+        jobId,
+        phoneId: info.phone_id,
+        serverId: stableId(`server:${info.phone_id}`),
+        requestId,
+        projectId,
+        begin: now,
+        end: null,
+        status: 1,
+        errorCode: null,
+        errorMsg: null,
+        executeMsg: null,
+        info,
+        ledger,
+      };
+      this.#jobs.set(jobId, job);
+      this.ledger.push(ledger);
+      created.push(job);
+      return { phone_id: info.phone_id, job_id: jobId };
+    });
+    if (created.length > 0) {
+      this.#jobsByRequest.set(requestId, created);
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        for (const job of created) this.#finish(job);
+      }, this.config.jobDurationMs);
+      // In-process users may forget close(); a pending job must not keep their process alive.
+      timer.unref();
+      this.#timers.add(timer);
+    }
+    return answers;
+  }
+
+  #finish(job: JobRecord): void {
+    const failing = this.config.phones.failing.get(job.phoneId);
+    if (failing !== undefined) {
+      this.#complete(
+        job,
+        -1,
+        failing,
+        `the export of phone ${job.phoneId} failed (emulated failure ${failing})`,
+      );
+      return;
+    }
+    const write = this.#limiter
+      .run(async () => {
+        if (this.#closed) return;
+        const info = job.info;
+        try {
+          const result = await writePhoneArchive({
+            dataDir: this.#options.dataDir,
+            phoneId: job.phoneId,
+            include: info.include_files,
+            exclude: info.exclude_files,
+            bucket: info.bucket_name,
+            objectPath: info.object_path,
+          });
+          this.#complete(
+            job,
+            2,
+            null,
+            null,
+            `exported ${result.members} files (${result.bytes} bytes) to ${info.bucket_name}/${info.object_path}`,
+          );
+        } catch (error) {
+          const reason = error instanceof Error ? error.message : String(error);
+          this.#complete(
+            job,
+            -1,
+            ERROR_CODES.archiveFailed.code,
+            `the archive ${info.bucket_name}/${info.object_path} could not be written: ${reason}`,
+          );
+          this.#options.log?.(
+            JSON.stringify({
+              time: new Date().toISOString(),
+              event: "archive_failed",
+              job_id: job.jobId,
+              phone_id: job.phoneId,
+              reason,
+            }),
+          );
+        }
+      })
+      .finally(() => this.#writes.delete(write));
+    this.#writes.add(write);
+  }
+
+  #complete(
+    job: JobRecord,
+    status: 2 | -1,
+    errorCode: string | null,
+    errorMsg: string | null,
+    executeMsg: string | null = null,
+  ): void {
+    job.status = status;
+    job.end = this.#options.clock();
+    job.errorCode = errorCode;
+    job.errorMsg = errorMsg;
+    job.executeMsg = executeMsg;
+    job.ledger.outcome = status === 2 ? "succeeded" : "failed";
+  }
+
+  job(projectId: string, jobId: string): JobRecord | undefined {
+    const job = this.#jobs.get(jobId);
+    return job && job.projectId === projectId ? job : undefined;
+  }
+
+  /** The jobs of these requests, in the order of the ids, then of creation. */
+  jobsOfRequests(projectId: string, requestIds: readonly string[]): JobRecord[] {
+    const out: JobRecord[] = [];
+    for (const requestId of new Set(requestIds)) {
+      for (const job of this.#jobsByRequest.get(requestId) ?? [])
+        if (job.projectId === projectId) out.push(job);
+    }
+    return out;
+  }
+
+  /** Forgets jobs, ledger, counters and throttling; faults go back to the config's. Tokens stay. */
+  reset(): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#jobs = new Map();
+    this.#jobsByRequest = new Map();
+    this.ledger = [];
+    this.stats = emptyStats();
+    this.throttle.clear();
+    this.#faults = { ...this.config.faults };
+    this.#random = createRandom(this.#faults.seed ?? 1);
+  }
+
+  /** Stops pending jobs (they stay running) and waits for the archives being written. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    await Promise.allSettled([...this.#writes]);
+  }
+}
