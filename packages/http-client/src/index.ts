@@ -1,3 +1,8 @@
+export { createCphClient } from "./client.js";
+export { RESULT_CODES } from "./batch-result.js";
+export { DEFAULT_RETRY_POLICY, defaultShouldRetry } from "./retry.js";
+export { DEFAULT_TIMEOUTS, createDefaultDispatcher } from "./transport.js";
+export { DEFAULT_USER_AGENT, VERSION } from "./version.js";
 export type {
   BatchExportResult,
   ClientEvent,

@@ -1,5 +1,13 @@
 // The public contract of @cph-export/http-client. The CLI and the gateway are written against it.
-import type { BatchExportResponse, ListJobsResponse, PhoneJob, ShowJobResponse, StorageInfo, JobState } from "@cph-export/core";
+import type {
+  BatchExportResponse,
+  ListJobsResponse,
+  PhoneJob,
+  ShowJobResponse,
+  StorageInfo,
+  JobState,
+  ValidationOptions,
+} from "@cph-export/core";
 import type { Dispatcher } from "undici";
 
 /** How the client authenticates. Secrets never appear in errors, logs or inspect output. */
@@ -40,7 +48,8 @@ export interface Timeouts {
 }
 
 export interface ClientEvent {
-  type: "request" | "response" | "retry" | "token";
+  /** `journal`: a note about the journal file (e.g. a last line cut short by a crash, ignored). */
+  type: "request" | "response" | "retry" | "token" | "journal";
   method?: string;
   /** URL without credentials. */
   url?: string;
@@ -65,6 +74,11 @@ export interface CphClientOptions {
   userAgent?: string | undefined;
   /** Receives redacted events (never a secret). */
   onEvent?: ((event: ClientEvent) => void) | undefined;
+  /**
+   * Validation rules applied before sending (`maxPhonesPerRequest`, default 100; `allowedRoots`;
+   * `maxBodyBytes`); the same options as core's validators.
+   */
+  validation?: ValidationOptions | undefined;
 }
 
 export interface RequestOptions {
@@ -164,7 +178,10 @@ export interface CphClient {
   /** One batch-storage call. Throws `CphError` for HTTP errors and transport failures. */
   batchExport(storageInfos: readonly StorageInfo[], options?: RequestOptions): Promise<BatchExportResult>;
   getJob(jobId: string, options?: RequestOptions): Promise<ShowJobResponse>;
-  listJobs(query: { requestIds: readonly string[]; offset?: number; limit?: number }, options?: RequestOptions): Promise<ListJobsResponse>;
+  listJobs(
+    query: { requestIds: readonly string[]; offset?: number; limit?: number },
+    options?: RequestOptions,
+  ): Promise<ListJobsResponse>;
   /** Follows jobs to the end with ListJobs (20 request ids a call) and backoff. */
   waitForJobs(jobs: readonly TrackedJob[], options?: WaitOptions): Promise<JobOutcome[]>;
   /** Exports any number of phones, streamed; yields exactly one result per input phone. */

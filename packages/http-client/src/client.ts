@@ -1,0 +1,386 @@
+import {
+  buildBatchExportRequest,
+  buildListJobsRequest,
+  buildShowJobRequest,
+  CphApiError,
+  CphAuthError,
+  CphError,
+  CphValidationError,
+  type HttpRequest,
+  type HttpResponseData,
+  headerValue,
+  LIMITS,
+  type ListJobsResponse,
+  parseBatchExportResponse,
+  parseListJobsResponse,
+  parseShowJobResponse,
+  redactText,
+  resolveEndpoint,
+  resolveIamEndpoint,
+  type ShowJobResponse,
+  type StorageInfo,
+  toCphError,
+  validateBatchExportRequest,
+  type ValidationOptions,
+} from "@cph-export/core";
+import type { Dispatcher } from "undici";
+import { type Authenticator, createAuthenticator } from "./auth.js";
+import { phoneResults } from "./batch-result.js";
+import { exportMany, type ExportContext } from "./export-many.js";
+import type { JobReader } from "./job-poller.js";
+import {
+  DEFAULT_RETRY_POLICY,
+  defaultShouldRetry,
+  mayRetryAtAll,
+  provesNotProcessed,
+  retryDelay,
+  sleep,
+} from "./retry.js";
+import { NotSentError, type SendControl } from "./send-control.js";
+import {
+  createDefaultDispatcher,
+  DEFAULT_TIMEOUTS,
+  type ResolvedTimeouts,
+  safeUrl,
+  sendRequest,
+} from "./transport.js";
+import type {
+  BatchExportResult,
+  ClientEvent,
+  CphClient,
+  CphClientOptions,
+  ExportManyOptions,
+  JobOutcome,
+  PhoneResult,
+  RequestOptions,
+  RetryPolicy,
+  TrackedJob,
+  WaitOptions,
+} from "./types.js";
+import { DEFAULT_USER_AGENT } from "./version.js";
+import { waitForJobs } from "./wait-for-jobs.js";
+
+const INSPECT = Symbol.for("nodejs.util.inspect.custom");
+
+/** Wraps a failure to obtain credentials so the retry loop passes it on untouched. */
+class AuthApplyFailure {
+  constructor(readonly failure: unknown) {}
+}
+
+function positiveInteger(value: number | undefined, fallback: number, path: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0) {
+    throw new CphValidationError([
+      { code: "invalid_type", path, message: `${path} must be a number of 0 or more`, severity: "error" },
+    ]);
+  }
+  return value;
+}
+
+class Client implements CphClient {
+  readonly endpoint: string;
+  readonly projectId: string;
+  readonly #auth: Authenticator;
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  readonly #retry: RetryPolicy;
+  readonly #timeouts: ResolvedTimeouts;
+  readonly #userAgent: string;
+  readonly #onEvent: ((event: ClientEvent) => void) | undefined;
+  readonly #validation: ValidationOptions;
+  #closed = false;
+
+  constructor(options: CphClientOptions) {
+    this.endpoint = resolveEndpoint({ region: options.region, endpoint: options.endpoint });
+    if (typeof options.projectId !== "string" || options.projectId.length === 0) {
+      throw new CphValidationError([
+        { code: "required", path: "projectId", message: "projectId is required", severity: "error" },
+      ]);
+    }
+    this.projectId = options.projectId;
+    const retry = options.retry ?? {};
+    this.#retry = {
+      maxAttempts: Math.max(
+        1,
+        Math.floor(positiveInteger(retry.maxAttempts, DEFAULT_RETRY_POLICY.maxAttempts, "retry.maxAttempts")),
+      ),
+      baseDelayMs: positiveInteger(retry.baseDelayMs, DEFAULT_RETRY_POLICY.baseDelayMs, "retry.baseDelayMs"),
+      maxDelayMs: positiveInteger(retry.maxDelayMs, DEFAULT_RETRY_POLICY.maxDelayMs, "retry.maxDelayMs"),
+      ...(retry.shouldRetry ? { shouldRetry: retry.shouldRetry } : {}),
+      ...(retry.random ? { random: retry.random } : {}),
+    };
+    const timeouts = options.timeouts ?? {};
+    this.#timeouts = {
+      connectMs: positiveInteger(timeouts.connectMs, DEFAULT_TIMEOUTS.connectMs, "timeouts.connectMs"),
+      headersMs: positiveInteger(timeouts.headersMs, DEFAULT_TIMEOUTS.headersMs, "timeouts.headersMs"),
+      bodyMs: positiveInteger(timeouts.bodyMs, DEFAULT_TIMEOUTS.bodyMs, "timeouts.bodyMs"),
+    };
+    this.#userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    this.#onEvent = options.onEvent;
+    this.#validation = options.validation ?? {};
+    const iamEndpoint =
+      options.credentials?.type === "password"
+        ? resolveIamEndpoint({ region: options.region, iamEndpoint: options.credentials.iamEndpoint })
+        : "";
+    this.#auth = createAuthenticator(options.credentials, {
+      projectId: this.projectId,
+      iamEndpoint,
+      fetch: (request) => this.#send(request, { authenticate: false }),
+      onToken: (message) => this.#emit({ type: "token", message }),
+    });
+    this.#ownsDispatcher = options.dispatcher === undefined;
+    this.#dispatcher = options.dispatcher ?? createDefaultDispatcher(this.#timeouts);
+  }
+
+  #emit(event: ClientEvent): void {
+    if (!this.#onEvent) return;
+    const secrets = this.#auth.secrets();
+    const safe: ClientEvent = { ...event };
+    if (safe.url !== undefined) safe.url = redactText(safe.url, secrets);
+    if (safe.message !== undefined) safe.message = redactText(safe.message, secrets);
+    try {
+      this.#onEvent(safe);
+    } catch {
+      // A listener's failure must not change the outcome of a request.
+    }
+  }
+
+  /** Removes any secret from an error's texts before it leaves the client. */
+  #scrub<T>(error: T): T {
+    if (!(error instanceof Error)) return error;
+    const secrets = this.#auth.secrets();
+    const writable = error as { message: string; stack?: string; errorMessage?: string };
+    writable.message = redactText(error.message, secrets);
+    if (error.stack) writable.stack = redactText(error.stack, secrets);
+    if (error instanceof CphApiError) writable.errorMessage = redactText(error.errorMessage, secrets);
+    return error;
+  }
+
+  /**
+   * Sends a request with credentials, retrying what the policy allows (fresh credentials each
+   * attempt, one token refresh after a 401), and returns the 2xx answer or throws a `CphError`.
+   */
+  async #send(request: HttpRequest, control: SendControl = {}): Promise<HttpResponseData> {
+    if (this.#closed) throw new CphError("ERR_CPH_NETWORK", "the client is closed; create a new one");
+    const { signal, stopSignal } = control;
+    const shouldRetry = this.#retry.shouldRetry ?? defaultShouldRetry;
+    let refreshed = false;
+    let lastError: unknown;
+    for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted();
+      if (lastError !== undefined && stopSignal?.aborted) {
+        throw provesNotProcessed(lastError)
+          ? new NotSentError(this.#scrub(lastError))
+          : this.#scrub(lastError);
+      }
+      let token: string | undefined;
+      let error: unknown;
+      const started = Date.now();
+      try {
+        let outgoing = request;
+        if (control.authenticate !== false) {
+          // The token request has its own retries; its failure is final here.
+          const applied = await this.#auth.apply(request, signal).catch((failure: unknown) => {
+            throw new AuthApplyFailure(failure);
+          });
+          outgoing = applied.request;
+          token = applied.token;
+        }
+        // Added after signing: the signature covers only the headers the official SDKs sign.
+        outgoing = { ...outgoing, headers: { ...outgoing.headers, "User-Agent": this.#userAgent } };
+        this.#emit({ type: "request", method: request.method, url: safeUrl(request.url), attempt });
+        const response = await sendRequest(outgoing, {
+          dispatcher: this.#dispatcher,
+          timeouts: this.#timeouts,
+          signal,
+        });
+        const requestId = headerValue(response.headers, "x-request-id");
+        this.#emit({
+          type: "response",
+          method: request.method,
+          url: safeUrl(request.url),
+          status: response.status,
+          attempt,
+          requestId,
+          durationMs: Date.now() - started,
+        });
+        if (response.status >= 200 && response.status < 300) return response;
+        error = toCphError(response);
+      } catch (caught) {
+        if (signal?.aborted) throw signal.reason;
+        if (caught instanceof AuthApplyFailure) throw this.#scrub(caught.failure);
+        error = caught;
+      }
+      lastError = error;
+      if (
+        error instanceof CphAuthError &&
+        error.status === 401 &&
+        token !== undefined &&
+        !refreshed &&
+        this.#auth.invalidate(token)
+      ) {
+        // Tokens can be revoked before they expire: fetch a new one once and try again, never more.
+        refreshed = true;
+        attempt--;
+        this.#emit({
+          type: "retry",
+          method: request.method,
+          url: safeUrl(request.url),
+          attempt: attempt + 1,
+          delayMs: 0,
+          message: "401: refreshing the token once",
+        });
+        continue;
+      }
+      const method = request.method;
+      if (
+        attempt >= this.#retry.maxAttempts ||
+        !mayRetryAtAll(error, method) ||
+        !shouldRetry(error, { method, attempt })
+      ) {
+        throw this.#scrub(error);
+      }
+      const delayMs = retryDelay(
+        this.#retry,
+        attempt,
+        error instanceof CphApiError ? error.retryAfterMs : undefined,
+      );
+      this.#emit({
+        type: "retry",
+        method,
+        url: safeUrl(request.url),
+        attempt: attempt + 1,
+        delayMs,
+        requestId: error instanceof CphError ? error.requestId : undefined,
+        message: error instanceof Error ? error.message : String(error),
+      });
+      try {
+        await sleep(delayMs, signal, stopSignal);
+      } catch (reason) {
+        if (signal?.aborted) throw reason;
+        throw provesNotProcessed(error) ? new NotSentError(this.#scrub(error)) : this.#scrub(error);
+      }
+    }
+  }
+
+  async authenticate(options: RequestOptions = {}): Promise<void> {
+    try {
+      await this.#auth.authenticate(options.signal);
+    } catch (error) {
+      throw this.#scrub(error);
+    }
+  }
+
+  async batchExport(
+    storageInfos: readonly StorageInfo[],
+    options: RequestOptions = {},
+  ): Promise<BatchExportResult> {
+    const validation = validateBatchExportRequest({ storage_infos: storageInfos }, this.#validation);
+    if (!validation.ok) throw new CphValidationError(validation.issues);
+    return this.#postBatch(storageInfos, { signal: options.signal });
+  }
+
+  /** batch-storage without validation (exportMany validated each phone already). */
+  async #postBatch(storageInfos: readonly StorageInfo[], control: SendControl): Promise<BatchExportResult> {
+    const request = buildBatchExportRequest({
+      endpoint: this.endpoint,
+      projectId: this.projectId,
+      storageInfos,
+    });
+    const answer = await this.#send(request, control);
+    let response: ReturnType<typeof parseBatchExportResponse>;
+    try {
+      response = parseBatchExportResponse(answer);
+    } catch (error) {
+      throw this.#scrub(error);
+    }
+    const requestId = response.request_id || headerValue(answer.headers, "x-request-id") || undefined;
+    return { requestId, response, phones: phoneResults(storageInfos, response, requestId) };
+  }
+
+  async getJob(jobId: string, options: RequestOptions = {}): Promise<ShowJobResponse> {
+    const answer = await this.#send(
+      buildShowJobRequest({ endpoint: this.endpoint, projectId: this.projectId, jobId }),
+      { signal: options.signal },
+    );
+    return this.#parse(() => parseShowJobResponse(answer));
+  }
+
+  async listJobs(
+    query: { requestIds: readonly string[]; offset?: number; limit?: number },
+    options: RequestOptions = {},
+  ): Promise<ListJobsResponse> {
+    const request = buildListJobsRequest({
+      endpoint: this.endpoint,
+      projectId: this.projectId,
+      requestIds: query.requestIds,
+      ...(query.offset === undefined ? {} : { offset: query.offset }),
+      ...(query.limit === undefined ? {} : { limit: query.limit }),
+    });
+    const answer = await this.#send(request, { signal: options.signal });
+    return this.#parse(() => parseListJobsResponse(answer));
+  }
+
+  #parse<T>(parse: () => T): T {
+    try {
+      return parse();
+    } catch (error) {
+      throw this.#scrub(error);
+    }
+  }
+
+  #reader(): JobReader {
+    return {
+      listJobs: (query, signal) => this.listJobs(query, { signal }),
+      getJob: (jobId, signal) => this.getJob(jobId, { signal }),
+    };
+  }
+
+  waitForJobs(jobs: readonly TrackedJob[], options: WaitOptions = {}): Promise<JobOutcome[]> {
+    return waitForJobs(this.#reader(), jobs, options);
+  }
+
+  exportMany(
+    source: Iterable<StorageInfo> | AsyncIterable<StorageInfo>,
+    options: ExportManyOptions = {},
+  ): AsyncIterable<PhoneResult> {
+    const context: ExportContext = {
+      projectId: this.projectId,
+      validation: this.#validation,
+      maxPhonesPerRequest: this.#validation.maxPhonesPerRequest ?? LIMITS.defaultPhonesPerRequest,
+      postBatch: (infos, control) => this.#postBatch(infos, control),
+      reader: this.#reader(),
+      note: (message) => this.#emit({ type: "journal", message }),
+    };
+    return exportMany(context, source, options);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { endpoint: this.endpoint, projectId: this.projectId, credentials: this.#auth.toJSON() };
+  }
+
+  toString(): string {
+    return `CphClient ${JSON.stringify(this.toJSON())}`;
+  }
+
+  [INSPECT](): string {
+    return this.toString();
+  }
+}
+
+/**
+ * Creates a client for the CPH export API.
+ *
+ * @example
+ * const client = createCphClient({ region: "cn-north-4", projectId, credentials: { type: "aksk", accessKey, secretKey } });
+ * for await (const result of client.exportMany(phones, { journal: "export.journal" })) console.log(result.phoneId, result.state);
+ */
+export function createCphClient(options: CphClientOptions): CphClient {
+  return new Client(options);
+}

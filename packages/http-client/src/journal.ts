@@ -1,0 +1,262 @@
+import { randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { CphError } from "@cph-export/core";
+import type { PhoneResult, PhoneState } from "./types.js";
+
+/**
+ * The journal is append-only NDJSON, one record a line:
+ * - `{"type":"run","version":1,"run":ID,"projectId":P,"time":T}` when a run opens it;
+ * - `{"type":"sent","batch":B,"phones":[ids],"time":T}` written and synced BEFORE a request is sent;
+ * - `{"type":"result","batch":B,"phone":ID,"state":S,...}` per phone once its state is known;
+ * - `{"type":"unsent","batch":B,"phones":[ids]}` when a batch recorded as sent was in the end not sent;
+ * - `{"type":"repair","note":TEXT}` after a line cut short by a crash.
+ * The state of a phone is its last record.
+ */
+export const JOURNAL_VERSION = 1;
+
+/** What the journal says about one phone. `sent` means a request left without its answer recorded. */
+export interface JournalEntry {
+  state: PhoneState | "sent";
+  jobId?: string | undefined;
+  requestId?: string | undefined;
+  errorCode?: string | undefined;
+  errorMessage?: string | undefined;
+}
+
+interface SentRecord {
+  type: "sent" | "unsent";
+  batch: string;
+  phones: string[];
+}
+
+interface ResultRecord {
+  type: "result";
+  batch?: string;
+  phone: string;
+  state: PhoneState;
+  jobId?: string;
+  requestId?: string;
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+interface RunRecord {
+  type: "run";
+  projectId?: string;
+}
+
+type JournalRecord = SentRecord | ResultRecord | RunRecord | { type: "repair" };
+
+const STATES = new Set<string>(["accepted", "rejected", "succeeded", "failed", "unknown"]);
+
+function isRecord(value: unknown): value is JournalRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const record = value as Record<string, unknown>;
+  switch (record["type"]) {
+    case "sent":
+    case "unsent":
+      return (
+        typeof record["batch"] === "string" &&
+        Array.isArray(record["phones"]) &&
+        record["phones"].every((p) => typeof p === "string")
+      );
+    case "result":
+      return (
+        typeof record["phone"] === "string" &&
+        typeof record["state"] === "string" &&
+        STATES.has(record["state"])
+      );
+    case "run":
+    case "repair":
+      return true;
+    default:
+      return false;
+  }
+}
+
+function journalError(path: string, message: string): CphError {
+  return new CphError("ERR_CPH_VALIDATION", `journal ${path}: ${message}`);
+}
+
+/** Reads a journal into its index (phone id -> last state) without loading the file at once. */
+async function readIndex(
+  path: string,
+  projectId: string,
+  onNote: (note: string) => void,
+): Promise<{ index: Map<string, JournalEntry>; lines: number }> {
+  const index = new Map<string, JournalEntry>();
+  const lines = createInterface({
+    input: createReadStream(path, { encoding: "utf8" }),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
+  let lineNumber = 0;
+  let broken: number | undefined;
+  for await (const line of lines) {
+    lineNumber++;
+    if (line.trim() === "") continue;
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      record = undefined;
+    }
+    if (!isRecord(record)) {
+      if (broken !== undefined)
+        throw journalError(path, `line ${broken} is not a journal record; repair or remove the journal`);
+      broken = lineNumber;
+      continue;
+    }
+    if (broken !== undefined) {
+      // Only a line cut short by a crash may be broken, and the next run marks it with a repair record.
+      if (record.type !== "repair")
+        throw journalError(path, `line ${broken} is not a journal record; repair or remove the journal`);
+      broken = undefined;
+    }
+    switch (record.type) {
+      case "run":
+        if (record.projectId && record.projectId !== projectId) {
+          throw journalError(
+            path,
+            `it was written for project ${record.projectId}, not ${projectId}; use another journal file`,
+          );
+        }
+        break;
+      case "sent":
+        for (const phone of record.phones) index.set(phone, { state: "sent" });
+        break;
+      case "unsent":
+        for (const phone of record.phones) index.delete(phone);
+        break;
+      case "result": {
+        const entry: JournalEntry = { state: record.state };
+        // Rejected phones are sent again, so their details need no memory.
+        if (record.state !== "rejected") {
+          if (record.jobId) entry.jobId = record.jobId;
+          if (record.requestId) entry.requestId = record.requestId;
+          if (record.state !== "accepted" && record.state !== "succeeded") {
+            if (record.errorCode) entry.errorCode = record.errorCode;
+            if (record.errorMessage) entry.errorMessage = record.errorMessage;
+          }
+        }
+        index.set(record.phone, entry);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  if (broken !== undefined) {
+    onNote(
+      `journal ${path}: line ${broken} was cut short (the previous run stopped while writing it) and was ignored; its phones keep their earlier state`,
+    );
+  }
+  return { index, lines: lineNumber };
+}
+
+/** The append-only journal of one `exportMany` run. Writes are serialised and synced to disk. */
+export class Journal {
+  readonly path: string;
+  readonly runId: string;
+  readonly index: Map<string, JournalEntry>;
+  readonly #handle: FileHandle;
+  #queue: Promise<void> = Promise.resolve();
+  #batches = 0;
+
+  private constructor(path: string, handle: FileHandle, index: Map<string, JournalEntry>) {
+    this.path = path;
+    this.#handle = handle;
+    this.index = index;
+    this.runId = randomUUID().slice(0, 8);
+  }
+
+  /** Opens (or creates) a journal, reads its index, and repairs a last line cut short by a crash. */
+  static async open(
+    path: string,
+    options: { projectId: string; onNote: (note: string) => void },
+  ): Promise<Journal> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, "a+");
+    } catch (cause) {
+      throw new CphError(
+        "ERR_CPH_VALIDATION",
+        `journal ${path}: cannot open it for appending (${(cause as Error).message})`,
+        { cause },
+      );
+    }
+    try {
+      const { size } = await handle.stat();
+      let index = new Map<string, JournalEntry>();
+      let repair: string | undefined;
+      if (size > 0) {
+        ({ index } = await readIndex(path, options.projectId, options.onNote));
+        const last = Buffer.alloc(1);
+        await handle.read(last, 0, 1, size - 1);
+        if (last[0] !== 0x0a)
+          repair = "the previous run stopped in the middle of writing the line above; it is ignored";
+      }
+      const journal = new Journal(path, handle, index);
+      const head = repair === undefined ? "" : `\n${JSON.stringify({ type: "repair", note: repair })}\n`;
+      await journal.#append(
+        `${head}${JSON.stringify({ type: "run", version: JOURNAL_VERSION, run: journal.runId, projectId: options.projectId, time: new Date().toISOString() })}\n`,
+      );
+      return journal;
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  /** A new batch id, unique within the journal. */
+  nextBatchId(): string {
+    return `${this.runId}-${++this.#batches}`;
+  }
+
+  /** Records that these phones are about to be sent; resolves once it is on disk. */
+  sent(batch: string, phones: readonly string[]): Promise<void> {
+    return this.#append(
+      `${JSON.stringify({ type: "sent", batch, phones, time: new Date().toISOString() })}\n`,
+    );
+  }
+
+  /** Records that a batch recorded as sent never left (stopped while waiting to retry a throttled request). */
+  unsent(batch: string, phones: readonly string[]): Promise<void> {
+    return this.#append(
+      `${JSON.stringify({ type: "unsent", batch, phones, time: new Date().toISOString() })}\n`,
+    );
+  }
+
+  /** Records the state of each phone. */
+  results(batch: string | undefined, results: readonly PhoneResult[]): Promise<void> {
+    if (results.length === 0) return Promise.resolve();
+    let text = "";
+    for (const result of results) {
+      const record: ResultRecord = { type: "result", phone: result.phoneId, state: result.state };
+      if (batch !== undefined) record.batch = batch;
+      if (result.jobId) record.jobId = result.jobId;
+      if (result.requestId) record.requestId = result.requestId;
+      if (result.errorCode) record.errorCode = result.errorCode;
+      if (result.errorMessage) record.errorMessage = result.errorMessage;
+      text += `${JSON.stringify(record)}\n`;
+    }
+    return this.#append(text);
+  }
+
+  #append(text: string): Promise<void> {
+    const write = this.#queue.then(async () => {
+      await this.#handle.appendFile(text, "utf8");
+      await this.#handle.datasync();
+    });
+    // A failed write fails its caller; later writes still run.
+    this.#queue = write.catch(() => {});
+    return write;
+  }
+
+  /** Waits for pending writes and closes the file. */
+  async close(): Promise<void> {
+    await this.#queue;
+    await this.#handle.close();
+  }
+}

@@ -1,0 +1,23 @@
+/** How a caller controls one logical request and its retries. */
+export interface SendControl {
+  /** Aborts everything, the request in flight included. */
+  signal?: AbortSignal | undefined;
+  /** Stops only between attempts: a request in flight is let finish. */
+  stopSignal?: AbortSignal | undefined;
+  /** False for the IAM token request itself. */
+  authenticate?: boolean;
+}
+
+/**
+ * A stop was requested while a request waited to be retried, and its last answer proved it was
+ * not processed: none of its phones were sent.
+ */
+export class NotSentError extends Error {
+  readonly lastError: unknown;
+
+  constructor(lastError: unknown) {
+    super("stopped before the request could be sent again");
+    this.name = "NotSentError";
+    this.lastError = lastError;
+  }
+}
