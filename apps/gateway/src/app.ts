@@ -1,0 +1,670 @@
+import { createHash, randomUUID } from "node:crypto";
+import {
+  buildListJobsRequest,
+  CphApiError,
+  CphError,
+  CphNetworkError,
+  CphValidationError,
+  type ValidationIssue,
+  validateBatchExportRequest,
+} from "@cph-export/core";
+import type { CphClient } from "@cph-export/http-client";
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { secureHeaders } from "hono/secure-headers";
+import { CallerRegistry } from "./auth.js";
+import type { CallerConfig, GatewayConfig } from "./config.js";
+import { type ErrorDetail, GatewayError, type GatewayErrorCode } from "./errors.js";
+import type { Logger } from "./logger.js";
+import { GatewayMetrics } from "./metrics.js";
+import { createOpenApiDocument } from "./openapi.js";
+import { CallerPolicy } from "./policy.js";
+import type { StateStore, StoredResponse } from "./state-store.js";
+
+/** The upstream calls the gateway makes: a subset of the http-client's `CphClient`. */
+export type Upstream = Pick<CphClient, "authenticate" | "batchExport" | "getJob" | "listJobs">;
+
+/** Tells the app that shutdown began: readiness fails and connections are closed after each answer. */
+export interface Lifecycle {
+  readonly shuttingDown: boolean;
+}
+
+export interface AppDependencies {
+  config: GatewayConfig;
+  upstream: Upstream;
+  store: StateStore;
+  logger: Logger;
+  /** Milliseconds since the epoch; default `Date.now`. Used for signature dates. */
+  now?: () => number;
+  metrics?: GatewayMetrics;
+  lifecycle?: Lifecycle;
+  /** Makes request ids; default `randomUUID`. */
+  createRequestId?: () => string;
+}
+
+/** The route labels used in logs and metrics. */
+export const ROUTES = {
+  batchStorage: "/v1/{project_id}/cloud-phone/phones/batch-storage",
+  showJob: "/v1/{project_id}/cloud-phone/jobs/{job_id}",
+  listJobs: "/v1/{project_id}/cloud-phone/jobs",
+} as const;
+
+type Variables = {
+  requestId: string;
+  route: string;
+  caller: string | undefined;
+  accessKey: string | undefined;
+  errorCode: string | undefined;
+  idempotency: string | undefined;
+};
+type GatewayEnv = { Variables: Variables; Bindings: { incoming?: { url?: string } } };
+type AppContext = Context<GatewayEnv>;
+
+/** The hono app `createApp` returns. */
+export type GatewayApp = Hono<GatewayEnv>;
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const JOB_ID = /^[A-Za-z0-9._-]{1,128}$/;
+const EMPTY = new Uint8Array(0);
+const JSON_HEADERS = { "Content-Type": "application/json; charset=UTF-8" };
+const REPLAYED_HEADER = "Idempotent-Replayed";
+
+/** A finished answer as data, so that it can be stored for an idempotent replay. */
+interface Answer extends StoredResponse {
+  /** Whether a duplicate should get this answer again (false: nothing happened upstream, a retry is safe). */
+  storable: boolean;
+}
+
+function errorBody(
+  code: string,
+  message: string,
+  requestId: string | undefined,
+  details?: readonly ErrorDetail[],
+): string {
+  return JSON.stringify(
+    details === undefined
+      ? { error_code: code, error_msg: message, request_id: requestId }
+      : { error_code: code, error_msg: message, request_id: requestId, details },
+  );
+}
+
+function issueDetails(
+  issues: readonly ValidationIssue[],
+  rename: (path: string) => string = (path) => path,
+): ErrorDetail[] {
+  return issues.map((issue) => ({ code: issue.code, path: rename(issue.path), message: issue.message }));
+}
+
+/** The path and query exactly as received (what an SDK-HMAC-SHA256 client signed). */
+function receivedTarget(c: AppContext): string {
+  const raw = c.env?.incoming?.url;
+  if (typeof raw === "string" && raw.startsWith("/")) return raw;
+  const url = c.req.url;
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  return start === -1 ? "/" : url.slice(start);
+}
+
+/** `Idempotency-Key` is a structured-field string (`"abc"`); a bare token is accepted as well. */
+function parseIdempotencyKey(value: string): string {
+  const trimmed = value.trim();
+  const key =
+    trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1) : trimmed;
+  if (!/^[\x21-\x7e]{1,255}$/.test(key) || key.includes('"') || key.includes("\\")) {
+    throw new GatewayError(
+      "CPHGW.4004",
+      "Idempotency-Key must be 1-255 visible ASCII characters without quotes or backslashes, e.g. a UUID",
+      {
+        details: [
+          {
+            code: "idempotency_key_invalid",
+            path: "headers.idempotency-key",
+            message: "not 1-255 visible ASCII characters",
+          },
+        ],
+      },
+    );
+  }
+  return key;
+}
+
+/**
+ * The gateway as a hono app: CPH-compatible routes with caller auth, policy, validation and
+ * idempotency in front of `upstream`, plus `/healthz`, `/readyz`, `/metrics` and `/openapi.json`.
+ * Has no globals: everything it uses is in `dependencies`.
+ */
+export function createApp(dependencies: AppDependencies): GatewayApp {
+  const { config, upstream, store, logger } = dependencies;
+  const now = dependencies.now ?? Date.now;
+  const metrics = dependencies.metrics ?? new GatewayMetrics();
+  const lifecycle = dependencies.lifecycle ?? { shuttingDown: false };
+  const createRequestId = dependencies.createRequestId ?? randomUUID;
+  const registry = new CallerRegistry(config.callers);
+  const policies = new Map(config.callers.map((caller) => [caller.name, new CallerPolicy(caller)]));
+  const timeoutMs = config.upstream.timeoutMs;
+  const lockTtlMs = timeoutMs + 60_000;
+  let openApi: string | undefined;
+
+  const app = new Hono<GatewayEnv>({ strict: false });
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    const incoming = c.req.header("x-request-id");
+    const requestId = incoming !== undefined && SANE_REQUEST_ID.test(incoming) ? incoming : createRequestId();
+    c.set("requestId", requestId);
+    metrics.requestStarted();
+    try {
+      await next();
+    } finally {
+      metrics.requestFinished();
+    }
+    c.header("X-Request-Id", requestId);
+    if (lifecycle.shuttingDown) c.header("Connection", "close");
+    const route = c.get("route") ?? "unmatched";
+    const status = c.res.status;
+    const caller = c.get("caller");
+    const errorCode = c.get("errorCode");
+    metrics.requests.inc({ method: c.req.method, route, status: String(status) });
+    if (errorCode !== undefined && /^CPHGW\.4(01|03|29)/.test(errorCode)) {
+      metrics.refusals.inc({ caller: caller ?? "-", code: errorCode });
+    }
+    logger.info("request", {
+      request_id: requestId,
+      caller: caller ?? null,
+      access_key: c.get("accessKey"),
+      method: c.req.method,
+      route,
+      path: c.req.path,
+      status,
+      latency_ms: Math.round((performance.now() - started) * 1000) / 1000,
+      error_code: errorCode,
+      idempotency: c.get("idempotency"),
+    });
+  });
+  app.use(secureHeaders());
+
+  app.onError((error, c) => {
+    const requestId = c.get("requestId");
+    if (error instanceof GatewayError) return gatewayErrorResponse(c, error);
+    if (error instanceof HTTPException && error.status === 413) {
+      return gatewayErrorResponse(
+        c,
+        new GatewayError(
+          "CPHGW.4131",
+          `the request body is over ${config.bodyLimitBytes} bytes; send fewer phones per request`,
+        ),
+      );
+    }
+    if (error instanceof CphError) return send(c, upstreamErrorAnswer(error, requestId));
+    logger.error("unexpected error", {
+      request_id: requestId,
+      error:
+        error instanceof Error
+          ? { name: error.name, message: error.message, stack: error.stack }
+          : String(error),
+    });
+    return gatewayErrorResponse(
+      c,
+      new GatewayError("CPHGW.5001", "unexpected gateway failure; report it with the request id"),
+    );
+  });
+
+  app.notFound((c) =>
+    gatewayErrorResponse(
+      c,
+      new GatewayError(
+        "CPHGW.4041",
+        `no route ${c.req.method} ${c.req.path}; see /openapi.json for the routes`,
+      ),
+    ),
+  );
+
+  function gatewayErrorResponse(c: AppContext, error: GatewayError): Response {
+    c.set("errorCode", error.errorCode);
+    if (error.status === 401 || error.status === 403 || error.status === 429) {
+      logger.warn("refused", {
+        request_id: c.get("requestId"),
+        caller: c.get("caller") ?? null,
+        access_key: c.get("accessKey"),
+        error_code: error.errorCode,
+        reason: error.message,
+      });
+    }
+    return c.body(
+      errorBody(error.errorCode, error.message, c.get("requestId"), error.details),
+      error.status as 400,
+      {
+        ...JSON_HEADERS,
+        ...error.headers,
+      },
+    );
+  }
+
+  function send(c: AppContext, answer: StoredResponse & { errorCode?: string | undefined }): Response {
+    if (answer.errorCode !== undefined) c.set("errorCode", answer.errorCode);
+    return c.body(answer.body, answer.status as 200, answer.headers);
+  }
+
+  function upstreamErrorAnswer(error: unknown, requestId: string): Answer & { errorCode: string } {
+    const gateway = (code: GatewayErrorCode, message: string, storable: boolean, details?: ErrorDetail[]) => {
+      const instance = new GatewayError(code, message);
+      return {
+        status: instance.status,
+        headers: { ...JSON_HEADERS },
+        body: errorBody(code, message, requestId, details),
+        storable,
+        errorCode: code,
+      };
+    };
+    if (error instanceof GatewayError) {
+      // Only the deadline reaches here; the call may have been processed, so a duplicate must not resend it.
+      return {
+        ...gateway(error.errorCode, error.message, error.errorCode === "CPHGW.5041"),
+        headers: { ...JSON_HEADERS, ...error.headers },
+      };
+    }
+    if (error instanceof CphApiError) {
+      if (error.status < 400 || error.status > 599) {
+        return gateway(
+          "CPHGW.5023",
+          `the upstream answered HTTP ${error.status} (${error.errorCode}), which the gateway does not pass on`,
+          true,
+        );
+      }
+      const headers: Record<string, string> = { ...JSON_HEADERS };
+      if (error.retryAfterMs !== undefined)
+        headers["Retry-After"] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
+      return {
+        status: error.status,
+        headers,
+        body: JSON.stringify({
+          error_code: error.errorCode,
+          error_msg: error.errorMessage,
+          request_id: error.requestId ?? requestId,
+        }),
+        storable: !error.retryable,
+        errorCode: error.errorCode,
+      };
+    }
+    if (error instanceof CphValidationError) {
+      return gateway(
+        "CPHGW.4001",
+        `the request breaks the CPH rules: ${error.message}`,
+        false,
+        issueDetails(error.issues),
+      );
+    }
+    if (error instanceof CphNetworkError) {
+      return error.phase === "connect"
+        ? gateway("CPHGW.5021", "the upstream could not be reached; nothing was sent, a retry is safe", false)
+        : gateway(
+            "CPHGW.5022",
+            "the upstream connection failed after the request was sent; the outcome is unknown: check the jobs before retrying",
+            true,
+          );
+    }
+    if (error instanceof CphError) {
+      return gateway(
+        "CPHGW.5023",
+        "the upstream answered with something the gateway could not read",
+        error.code === "ERR_CPH_API",
+      );
+    }
+    throw error;
+  }
+
+  /** Runs one upstream call under the per-request deadline; the call is aborted when it passes. */
+  async function withDeadline<T>(operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new GatewayError(
+          "CPHGW.5041",
+          `the upstream did not answer within ${timeoutMs} ms; the call was aborted and its outcome is unknown`,
+        );
+        controller.abort(error);
+        reject(error);
+      }, timeoutMs);
+    });
+    const started = performance.now();
+    let outcome = "ok";
+    try {
+      return await Promise.race([call(controller.signal), deadline]);
+    } catch (error) {
+      if (controller.signal.aborted) {
+        outcome = "timeout";
+        throw controller.signal.reason;
+      }
+      outcome = error instanceof CphApiError ? "http_error" : "network_error";
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      metrics.upstreamLatency.observe({ operation, outcome }, (performance.now() - started) / 1000);
+    }
+  }
+
+  async function withStore<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      logger.error("state store failed", { error: error instanceof Error ? error.message : String(error) });
+      throw new GatewayError("CPHGW.5032", "the gateway's shared state store is unavailable; retry later", {
+        headers: { "Retry-After": "1" },
+      });
+    }
+  }
+
+  /** Authentication, project rule and rate limit: what every CPH route does first. */
+  async function admit(c: AppContext, body: Uint8Array): Promise<CallerConfig> {
+    const authorization = c.req.header("authorization");
+    const access =
+      authorization === undefined ? undefined : /Access=([A-Za-z0-9]{1,128})/.exec(authorization)?.[1];
+    if (access !== undefined) c.set("accessKey", access);
+    const caller = await registry.authenticate({
+      method: c.req.method,
+      url: receivedTarget(c),
+      headers: c.req.raw.headers,
+      body,
+      now: new Date(now()),
+    });
+    c.set("caller", caller.name);
+    (policies.get(caller.name) as CallerPolicy).checkProject(c.req.param("project_id") ?? "");
+    const window = await withStore(() => store.hitRateWindow(caller.name, 60_000));
+    if (window.count > caller.requestsPerMinute) {
+      const retryAfter = Math.max(1, Math.ceil(window.resetInMs / 1000));
+      throw new GatewayError(
+        "CPHGW.4291",
+        `caller ${caller.name} is over its limit of ${caller.requestsPerMinute} requests per minute; retry after ${retryAfter} s`,
+        { headers: { "Retry-After": String(retryAfter) } },
+      );
+    }
+    return caller;
+  }
+
+  function jsonAnswer(value: unknown): Answer {
+    return { status: 200, headers: { ...JSON_HEADERS }, body: JSON.stringify(value), storable: true };
+  }
+
+  /** Sends to the upstream; any answer (error included) comes back as data. */
+  async function forward(
+    requestId: string,
+    call: () => Promise<unknown>,
+  ): Promise<Answer & { errorCode?: string }> {
+    try {
+      return jsonAnswer(await call());
+    } catch (error) {
+      return upstreamErrorAnswer(error, requestId);
+    }
+  }
+
+  async function idempotent(
+    c: AppContext,
+    caller: CallerConfig,
+    header: string,
+    body: Uint8Array,
+    run: () => Promise<Answer & { errorCode?: string }>,
+  ): Promise<Response> {
+    const key = `${caller.name}:${parseIdempotencyKey(header)}`;
+    const fingerprint = createHash("sha256")
+      .update(`${c.req.method} ${receivedTarget(c)}\n`)
+      .update(body)
+      .digest("hex");
+    const claim = await withStore(() => store.claimIdempotencyKey(key, fingerprint, lockTtlMs));
+    if (claim.outcome !== "claimed") {
+      if (claim.fingerprint !== fingerprint) {
+        metrics.idempotency.inc({ outcome: "conflict" });
+        c.set("idempotency", "conflict");
+        throw new GatewayError(
+          "CPHGW.4221",
+          "this Idempotency-Key was already used with a different request (path or body); use a new key for a new request",
+        );
+      }
+      if (claim.outcome === "in-flight") {
+        metrics.idempotency.inc({ outcome: "in_flight" });
+        c.set("idempotency", "in_flight");
+        throw new GatewayError(
+          "CPHGW.4091",
+          "a request with this Idempotency-Key is still in flight; retry after it finished",
+          {
+            headers: { "Retry-After": "1" },
+          },
+        );
+      }
+      metrics.idempotency.inc({ outcome: "replayed" });
+      c.set("idempotency", "replayed");
+      const replay = claim.response;
+      const errorCode = replay.status >= 400 ? readErrorCode(replay.body) : undefined;
+      return send(c, { ...replay, headers: { ...replay.headers, [REPLAYED_HEADER]: "true" }, errorCode });
+    }
+    metrics.idempotency.inc({ outcome: "claimed" });
+    c.set("idempotency", "claimed");
+    let answer: (Answer & { errorCode?: string }) | undefined;
+    try {
+      answer = await run();
+      return send(c, answer);
+    } finally {
+      const settle = answer?.storable
+        ? store.completeIdempotencyKey(
+            key,
+            claim.token,
+            fingerprint,
+            { status: answer.status, headers: answer.headers, body: answer.body },
+            config.idempotency.ttlMs,
+          )
+        : store.releaseIdempotencyKey(key, claim.token);
+      await settle.catch((error: unknown) => {
+        logger.error("idempotency record not saved", {
+          request_id: c.get("requestId"),
+          caller: caller.name,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+    }
+  }
+
+  app.get("/healthz", (c) => {
+    c.set("route", "/healthz");
+    return c.json({ status: "ok" });
+  });
+
+  app.get("/readyz", async (c) => {
+    c.set("route", "/readyz");
+    if (lifecycle.shuttingDown) {
+      c.set("errorCode", "CPHGW.5031");
+      return c.json({ status: "shutting down", checks: { shutdown: "started" } }, 503);
+    }
+    const checks: Record<string, string> = {};
+    await Promise.all([
+      withDeadline("authenticate", (signal) => upstream.authenticate({ signal })).then(
+        () => {
+          checks["upstream"] = "ok";
+        },
+        (error: unknown) => {
+          checks["upstream"] =
+            `failed: ${error instanceof CphApiError ? error.errorCode : error instanceof GatewayError ? error.errorCode : error instanceof CphError ? error.code : "error"}`;
+          logger.warn("readiness: upstream check failed", {
+            error: error instanceof Error ? error.message : String(error),
+          });
+        },
+      ),
+      store.ping().then(
+        () => {
+          checks[store.kind] = "ok";
+        },
+        (error: unknown) => {
+          checks[store.kind] = "failed";
+          logger.warn("readiness: state store check failed", {
+            error: error instanceof Error ? error.message : String(error),
+          });
+        },
+      ),
+    ]);
+    const ready = Object.values(checks).every((value) => value === "ok");
+    return c.json({ status: ready ? "ready" : "not ready", checks }, ready ? 200 : 503);
+  });
+
+  app.get("/metrics", (c) => {
+    c.set("route", "/metrics");
+    return c.body(metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+  });
+
+  app.get("/openapi.json", (c) => {
+    c.set("route", "/openapi.json");
+    openApi ??= JSON.stringify(createOpenApiDocument());
+    return c.body(openApi, 200, JSON_HEADERS);
+  });
+
+  app.post(
+    "/v1/:project_id/cloud-phone/phones/batch-storage",
+    async (c, next) => {
+      c.set("route", ROUTES.batchStorage);
+      await next();
+    },
+    bodyLimit({
+      maxSize: config.bodyLimitBytes,
+      onError: () => {
+        throw new GatewayError(
+          "CPHGW.4131",
+          `the request body is over ${config.bodyLimitBytes} bytes; send fewer phones per request`,
+        );
+      },
+    }),
+    async (c) => {
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      const caller = await admit(c, body);
+      let json: unknown;
+      try {
+        json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+      } catch {
+        throw new GatewayError(
+          "CPHGW.4002",
+          'the request body is not UTF-8 JSON; send {"storage_infos": [...]}',
+          {
+            details: [{ code: "invalid_json", path: "", message: "the body could not be parsed as JSON" }],
+          },
+        );
+      }
+      const validation = validateBatchExportRequest(json, {
+        maxPhonesPerRequest: config.maxPhonesPerRequest,
+        maxBodyBytes: config.bodyLimitBytes,
+      });
+      if (!validation.ok) {
+        const count = validation.issues.length;
+        throw new GatewayError(
+          "CPHGW.4001",
+          `the request has ${count} ${count === 1 ? "issue" : "issues"}; the first: ${validation.issues[0]?.path || "body"}: ${validation.issues[0]?.message}`,
+          { details: issueDetails(validation.issues) },
+        );
+      }
+      const storageInfos = validation.value.storage_infos;
+      (policies.get(caller.name) as CallerPolicy).checkExport(storageInfos);
+      const requestId = c.get("requestId");
+      const run = () =>
+        forward(requestId, () =>
+          withDeadline("batch_export", (signal) =>
+            upstream.batchExport(storageInfos, { signal }).then((result) => result.response),
+          ),
+        );
+      const header = c.req.header("idempotency-key");
+      if (header === undefined) return send(c, await run());
+      return idempotent(c, caller, header, body, run);
+    },
+  );
+
+  app.get("/v1/:project_id/cloud-phone/jobs/:job_id", async (c) => {
+    c.set("route", ROUTES.showJob);
+    await admit(c, EMPTY);
+    const jobId = c.req.param("job_id");
+    if (!JOB_ID.test(jobId)) {
+      throw new GatewayError("CPHGW.4005", "the job id must be 1-128 letters, digits, . - or _", {
+        details: [{ code: "job_id_invalid", path: "job_id", message: "not 1-128 letters, digits, . - or _" }],
+      });
+    }
+    return send(
+      c,
+      await forward(c.get("requestId"), () =>
+        withDeadline("get_job", (signal) => upstream.getJob(jobId, { signal })),
+      ),
+    );
+  });
+
+  app.get("/v1/:project_id/cloud-phone/jobs", async (c) => {
+    c.set("route", ROUTES.listJobs);
+    await admit(c, EMPTY);
+    const query = parseListJobsQuery(c.req.query());
+    return send(
+      c,
+      await forward(c.get("requestId"), () =>
+        withDeadline("list_jobs", (signal) => upstream.listJobs(query, { signal })),
+      ),
+    );
+  });
+
+  const methodNotAllowed = (allow: string) => (c: AppContext) => {
+    throw new GatewayError("CPHGW.4051", `${c.req.method} is not allowed here; use ${allow}`, {
+      headers: { Allow: allow },
+    });
+  };
+  app.all("/v1/:project_id/cloud-phone/phones/batch-storage", methodNotAllowed("POST"));
+  app.all("/v1/:project_id/cloud-phone/jobs/:job_id", methodNotAllowed("GET"));
+  app.all("/v1/:project_id/cloud-phone/jobs", methodNotAllowed("GET"));
+
+  return app;
+}
+
+function readErrorCode(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { error_code?: unknown };
+    return typeof parsed.error_code === "string" ? parsed.error_code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const QUERY_PATHS: Record<string, string> = { requestIds: "request_ids", offset: "offset", limit: "limit" };
+
+/** ListJobs query (`request_ids` wins over `request_id`), checked by core's request builder. */
+export function parseListJobsQuery(query: Record<string, string>): {
+  requestIds: string[];
+  offset?: number;
+  limit?: number;
+} {
+  const raw = query["request_ids"] ?? query["request_id"] ?? "";
+  const requestIds = raw === "" ? [] : raw.split(",").map((id) => id.trim());
+  const number = (value: string | undefined) =>
+    value === undefined ? undefined : /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
+  const offset = number(query["offset"]);
+  const limit = number(query["limit"]);
+  const details: ErrorDetail[] = [];
+  requestIds.forEach((id, index) => {
+    if (!/^[A-Za-z0-9._-]{1,128}$/.test(id)) {
+      details.push({
+        code: "request_id_invalid",
+        path: `request_ids[${index}]`,
+        message: "a request id is 1-128 letters, digits, . - or _",
+      });
+    }
+  });
+  const parsed = {
+    requestIds,
+    ...(offset === undefined ? {} : { offset }),
+    ...(limit === undefined ? {} : { limit }),
+  };
+  try {
+    buildListJobsRequest({ endpoint: "http://validate.invalid", projectId: "validate", ...parsed });
+  } catch (error) {
+    if (!(error instanceof CphValidationError)) throw error;
+    details.unshift(...issueDetails(error.issues, (path) => QUERY_PATHS[path] ?? path));
+  }
+  if (details.length > 0) {
+    throw new GatewayError(
+      "CPHGW.4003",
+      `the ListJobs query has ${details.length === 1 ? "an issue" : `${details.length} issues`}: ${details[0]?.path}: ${details[0]?.message}`,
+      {
+        details,
+      },
+    );
+  }
+  return parsed;
+}

@@ -1,0 +1,111 @@
+import type { StorageInfo } from "@cph-export/core";
+import type { CallerConfig } from "./config.js";
+import { type ErrorDetail, GatewayError } from "./errors.js";
+
+/** A bucket rule from the config: an exact name, or a glob with `*` (any run) and `?` (one character). */
+export function compileBucketPattern(pattern: string): (bucket: string) => boolean {
+  if (!/[*?]/.test(pattern)) return (bucket) => bucket === pattern;
+  const source = pattern.replace(/[.*?-]/g, (char) =>
+    char === "*" ? "[a-z0-9.-]*" : char === "?" ? "[a-z0-9.-]" : `\\${char}`,
+  );
+  const regex = new RegExp(`^${source}$`);
+  return (bucket) => regex.test(bucket);
+}
+
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
+
+/** One caller's policy, compiled once. */
+export class CallerPolicy {
+  readonly caller: CallerConfig;
+  readonly #projects: ReadonlySet<string>;
+  readonly #buckets: ReadonlyArray<(bucket: string) => boolean>;
+  readonly #prefixes: readonly string[];
+
+  constructor(caller: CallerConfig) {
+    this.caller = caller;
+    this.#projects = new Set(caller.projects);
+    this.#buckets = caller.buckets.map(compileBucketPattern);
+    this.#prefixes = caller.objectPathPrefixes;
+  }
+
+  /** Throws 403 `CPHGW.4031` when the caller may not use the project. */
+  checkProject(projectId: string): void {
+    if (!this.#projects.has(projectId)) {
+      throw new GatewayError(
+        "CPHGW.4031",
+        `caller ${this.caller.name} may not use project ${JSON.stringify(projectId)}; allowed: ${this.caller.projects.join(", ")}`,
+      );
+    }
+  }
+
+  /**
+   * Checks a valid batch-storage body against the caller's rules. Throws 403 with the code of the
+   * first rule broken (phone count, then bucket, then object path) and every offending field in
+   * `details`.
+   */
+  checkExport(storageInfos: readonly StorageInfo[]): void {
+    const max = this.caller.maxPhonesPerRequest;
+    if (storageInfos.length > max) {
+      throw new GatewayError(
+        "CPHGW.4034",
+        `caller ${this.caller.name} may send at most ${max} phones per request; this one has ${storageInfos.length}: split it`,
+        {
+          details: [
+            {
+              code: "max_phones_per_request",
+              path: "storage_infos",
+              message: `${storageInfos.length} phones; at most ${max}`,
+            },
+          ],
+        },
+      );
+    }
+    const buckets: ErrorDetail[] = [];
+    const prefixes: ErrorDetail[] = [];
+    storageInfos.forEach((info, index) => {
+      if (!this.#buckets.some((matches) => matches(info.bucket_name))) {
+        buckets.push({
+          code: "bucket_not_allowed",
+          path: `storage_infos[${index}].bucket_name`,
+          message: `bucket ${info.bucket_name} is not among the caller's buckets (${this.caller.buckets.join(", ")})`,
+        });
+      }
+      const path = info.object_path;
+      if (DOT_SEGMENT.test(path)) {
+        prefixes.push({
+          code: "object_path_dot_segment",
+          path: `storage_infos[${index}].object_path`,
+          message: "object paths with . or .. segments are refused: a prefix rule cannot be checked on them",
+        });
+      } else if (!this.#prefixes.some((prefix) => path.startsWith(prefix))) {
+        prefixes.push({
+          code: "object_path_not_allowed",
+          path: `storage_infos[${index}].object_path`,
+          message: `object path ${path} does not start with an allowed prefix (${this.#prefixes.map((prefix) => JSON.stringify(prefix)).join(", ")})`,
+        });
+      }
+    });
+    if (buckets.length > 0) {
+      throw new GatewayError(
+        "CPHGW.4032",
+        `caller ${this.caller.name} may not write to ${describeCount(buckets.length, "bucket")} named in the request`,
+        {
+          details: [...buckets, ...prefixes],
+        },
+      );
+    }
+    if (prefixes.length > 0) {
+      throw new GatewayError(
+        "CPHGW.4033",
+        `caller ${this.caller.name} may not write ${describeCount(prefixes.length, "object path")} of the request`,
+        {
+          details: prefixes,
+        },
+      );
+    }
+  }
+}
+
+function describeCount(count: number, noun: string): string {
+  return count === 1 ? `one ${noun}` : `${count} ${noun}s`;
+}
