@@ -1,1 +1,48 @@
-export {};
+// The bin entry: wires the process (streams, signals, exit code) into `run`. `--version` is
+// answered before anything else is loaded, so that it starts as fast as bare node.
+import { isatty } from "node:tty";
+import { cliVersion } from "./version.js";
+
+const argv = process.argv.slice(2);
+
+if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+  process.stdout.write(`${cliVersion()}\n`);
+} else {
+  void main();
+}
+
+async function main(): Promise<void> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) {
+      process.stderr.write(`\ncph-export: ${signal} again: exiting now without flushing.\n`);
+      process.exit(130);
+    }
+    controller.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const { run } = await import("./run.js");
+  const code = await run(argv, {
+    // A getter: opening stdin is left to the commands that read it.
+    get stdin() {
+      return process.stdin;
+    },
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    stdinIsTTY: isatty(0),
+    stdoutIsTTY: isatty(1),
+    stderrIsTTY: isatty(2),
+    columns: process.stderr.columns,
+    signal: controller.signal,
+  });
+  process.exitCode = code;
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  // Nothing should keep the process alive now; if a socket does, do not hang the shell.
+  setTimeout(() => process.exit(code), 2000).unref();
+}

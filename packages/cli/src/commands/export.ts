@@ -1,0 +1,383 @@
+import {
+  type HttpRequest,
+  redactHeaders,
+  resolveEndpoint,
+  signRequest,
+  StorageInfoBatcher,
+  type StorageInfo,
+  utf8Text,
+  validateBucketName,
+  validateDevicePath,
+  buildBatchExportRequest,
+} from "@cph-export/core";
+import type { ExportProgress, PhoneResult } from "@cph-export/http-client";
+import { type ClientFactory, openClient, userAgent } from "../client.js";
+import { colorEnabled, type ResolvedConfig, requireTarget, resolveConfig } from "../config.js";
+import { formatDuration } from "../duration.js";
+import { CliError, isAbortError, isAuthErrorCode, usageError } from "../errors.js";
+import { EXIT, worstExit } from "../exit-codes.js";
+import type { Context } from "../io.js";
+import { type ExportOptions, exportOptionsSchema, type OutputFormat, parseOptions } from "../options.js";
+import { type ProgressSnapshot, ProgressDisplay } from "../output/progress.js";
+import { type PhoneRow, phoneColumns, ResultWriter } from "../output/results.js";
+import { formatIssue, openPhones, type PhoneSource, scanPhones } from "../phones.js";
+import { type RowDefaults, type RowIssue, RowPreparer } from "../rows.js";
+import { parseObjectPathTemplate } from "../template.js";
+
+/** Issues `export` prints before refusing an invalid input; `validate` prints them all. */
+const MAX_PRINTED_ISSUES = 20;
+
+export interface ExportDependencies {
+  createClient?: ClientFactory | undefined;
+}
+
+/** `cph-export export`: validate every phone, then send them (or print the requests with --dry-run). */
+export async function exportCommand(raw: unknown, context: Context, dependencies: ExportDependencies = {}): Promise<number> {
+  const options = parseOptions(exportOptionsSchema, raw, "export");
+  checkCombinations(options);
+  const template = options.objectPath !== undefined ? parseObjectPathTemplate(options.objectPath) : undefined;
+  checkFlagValues(options);
+
+  const config = await resolveConfig(options, context.io.env);
+  context.out.addSecrets(config.secrets);
+  context.err.addSecrets(config.secrets);
+  for (const warning of config.warnings) context.err.write(`warning: ${warning}\n`);
+  requireTarget(config, { credentials: !options.dryRun });
+
+  const started = context.now();
+  const defaults: RowDefaults = {
+    bucket: options.bucket,
+    include: options.include,
+    exclude: options.exclude,
+    template,
+    date: started,
+  };
+  const format: OutputFormat = options.output ?? (context.io.stdoutIsTTY ? "table" : "json");
+  const source = await openPhones(options, context.io);
+  try {
+    // First pass: the whole input is validated before anything is sent.
+    const printed: RowIssue[] = [];
+    const scan = await scanPhones(
+      source,
+      defaults,
+      (issue) => {
+        if (printed.length < MAX_PRINTED_ISSUES) {
+          printed.push(issue);
+          context.err.write(`${formatIssue(issue, source)}\n`);
+        }
+      },
+      context.io.signal,
+    );
+    const omitted = scan.errors + scan.warnings - printed.length;
+    if (omitted > 0) context.err.write(`... and ${omitted} more issues\n`);
+    if (scan.errors > 0) {
+      const validate = source.name === "--phone-id" ? "" : ` Run "cph-export validate --input ${source.name === "stdin" ? "-" : source.name}" for the full list.`;
+      throw usageError(
+        `${source.name} has ${scan.errors} ${scan.errors === 1 ? "error" : "errors"} in ${scan.phones} ${scan.phones === 1 ? "phone" : "phones"}; nothing was sent.${validate}`,
+      );
+    }
+    if (scan.phones === 0) throw usageError(`${source.name} holds no phones; nothing to export.`);
+    if (template && !template.distinct && scan.phones > 1) {
+      throw usageError(
+        `--object-path "${template.source}" has no {phone_id} or {index}, so all ${scan.phones} phones would overwrite one object; add {phone_id}.`,
+      );
+    }
+    if (options.dryRun) return await dryRun(options, config, source, defaults, scan.phones, format, context);
+    return await send(options, config, source, defaults, scan.phones, format, context, dependencies);
+  } finally {
+    await source.close();
+  }
+}
+
+function checkCombinations(options: ExportOptions): void {
+  if (options.input !== undefined && options.phoneId.length > 0) {
+    throw usageError("export: give either --input FILE or --phone-id, not both.");
+  }
+  if (options.input === undefined && options.phoneId.length === 0) {
+    throw usageError("export: nothing to export; give --phone-id ID (with --include, --bucket, --object-path) or --input FILE (- for stdin).");
+  }
+  if (options.timeout !== undefined && !options.wait) throw usageError("export: --timeout only applies with --wait.");
+  if (options.retryUnknown && options.journal === undefined) {
+    throw usageError("export: --retry-unknown needs --journal FILE: only the journal knows which phones were left unknown.");
+  }
+}
+
+function checkFlagValues(options: ExportOptions): void {
+  if (options.bucket !== undefined) {
+    const issue = validateBucketName(options.bucket)[0];
+    if (issue) throw usageError(`--bucket: ${issue.message}.`);
+  }
+  for (const [flag, paths] of [
+    ["--include", options.include],
+    ["--exclude", options.exclude],
+  ] as const) {
+    for (const path of paths) {
+      const issue = validateDevicePath(path)[0];
+      if (issue) throw usageError(`${flag}: ${issue.message}.`);
+    }
+  }
+}
+
+interface Meta {
+  line: number;
+  bucket: string;
+  objectPath: string;
+}
+
+/** Second pass: the storage infos to send, in input order, recording where each came from. */
+async function* storageInfos(
+  source: PhoneSource,
+  defaults: RowDefaults,
+  meta: Meta[],
+  signal: AbortSignal | undefined,
+): AsyncGenerator<StorageInfo> {
+  const preparer = new RowPreparer(defaults);
+  for await (const record of source.records(signal)) {
+    const row = preparer.prepare(record);
+    if (row.index < 0) continue;
+    if (!row.info) {
+      throw new CliError(
+        `${source.name} changed while it was being read (${source.where(row.line)} is now invalid); the phones before it may have been sent: rerun with the same --journal.`,
+        EXIT.usage,
+      );
+    }
+    meta[row.index] = { line: row.line, bucket: row.info.bucket_name, objectPath: row.info.object_path };
+    yield row.info;
+  }
+}
+
+async function dryRun(
+  options: ExportOptions,
+  config: ResolvedConfig,
+  source: PhoneSource,
+  defaults: RowDefaults,
+  total: number,
+  format: OutputFormat,
+  context: Context,
+): Promise<number> {
+  const endpoint = resolveEndpoint({ region: config.region, endpoint: config.endpoint });
+  const projectId = config.projectId as string;
+  const batcher = new StorageInfoBatcher({ batchSize: options.batchSize });
+  let requests = 0;
+  const emit = async (batch: StorageInfo[]) => {
+    const request = await authenticate(
+      { ...buildBatchExportRequest({ endpoint, projectId, storageInfos: batch }) },
+      config,
+      projectId,
+    );
+    requests++;
+    const headers = redactHeaders(request.headers) as Record<string, string>;
+    const body = request.body ? utf8Text(request.body) : "";
+    if (format === "table") {
+      const lines = [`${request.method} ${request.url}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)];
+      await context.out.writeAsync(`${lines.join("\n")}\n\n${body}\n\n`);
+    } else {
+      const json = JSON.stringify({ method: request.method, url: request.url, headers, body });
+      if (format === "ndjson") await context.out.writeAsync(`${json}\n`);
+      else await context.out.writeAsync(`${requests === 1 ? "[\n  " : ",\n  "}${json}`);
+    }
+  };
+  for await (const info of storageInfos(source, defaults, [], context.io.signal)) {
+    const batch = batcher.add(info);
+    if (batch) await emit(batch);
+  }
+  const rest = batcher.flush();
+  if (rest) await emit(rest);
+  if (format === "json") await context.out.writeAsync(requests === 0 ? "[]\n" : "\n]\n");
+  if (config.credentials?.type === "password") {
+    context.err.write(`dry run: a real run first gets an IAM token for ${config.credentials.userName}; its request is not shown.\n`);
+  }
+  if (!config.credentials) context.err.write("dry run: no credentials are configured, so the requests are shown unsigned; a real run needs them.\n");
+  context.err.write(
+    `dry run: ${total} ${total === 1 ? "phone" : "phones"} in ${requests} ${requests === 1 ? "request" : "requests"} to ${endpoint}; nothing was sent.\n`,
+  );
+  return EXIT.ok;
+}
+
+/** Adds the credentials a real run would send; the caller redacts them before printing. */
+async function authenticate(request: HttpRequest, config: ResolvedConfig, projectId: string): Promise<HttpRequest> {
+  const withAgent = { ...request, headers: { ...request.headers, "User-Agent": userAgent() } };
+  const credentials = config.credentials;
+  if (!credentials) return withAgent;
+  if (credentials.type === "aksk") {
+    return signRequest(withAgent, {
+      accessKey: credentials.accessKey,
+      secretKey: credentials.secretKey,
+      securityToken: credentials.securityToken,
+      projectId,
+    });
+  }
+  // Token and IAM password both send X-Auth-Token; the value is redacted anyway.
+  return { ...withAgent, headers: { ...withAgent.headers, "X-Auth-Token": credentials.type === "token" ? credentials.token : "iam-token" } };
+}
+
+interface Tally {
+  accepted: number;
+  rejected: number;
+  succeeded: number;
+  failed: number;
+  unknown: number;
+  auth: number;
+  resumed: number;
+}
+
+async function send(
+  options: ExportOptions,
+  config: ResolvedConfig,
+  source: PhoneSource,
+  defaults: RowDefaults,
+  total: number,
+  format: OutputFormat,
+  context: Context,
+  dependencies: ExportDependencies,
+): Promise<number> {
+  const { io } = context;
+  const client = await openClient(config, context, { retries: options.retries, factory: dependencies.createClient });
+  const meta: Meta[] = [];
+  const tally: Tally = { accepted: 0, rejected: 0, succeeded: 0, failed: 0, unknown: 0, auth: 0, resumed: 0 };
+  const failures: PhoneRow[] = [];
+  const writer = new ResultWriter<PhoneRow>(
+    context.out,
+    format,
+    phoneColumns(colorEnabled(io.env, io.stdoutIsTTY)),
+    (row) => row.line ?? Number.MAX_SAFE_INTEGER,
+  );
+  const label = options.wait ? "export+wait" : "export";
+  const progress = new ProgressDisplay(context.err, {
+    label,
+    tty: io.stderrIsTTY,
+    columns: io.columns,
+    now: () => context.now().getTime(),
+  });
+  let latest: ExportProgress | undefined;
+  const snapshot = (): ProgressSnapshot => {
+    const p = latest;
+    const rejected = Math.max(tally.rejected, p?.rejected ?? 0);
+    const failed = Math.max(tally.failed, p?.failed ?? 0);
+    const unknown = Math.max(tally.unknown, p?.unknown ?? 0);
+    const accepted = Math.max(tally.accepted, p?.accepted ?? 0);
+    if (!options.wait) {
+      const done = Math.min(total, accepted + rejected + unknown);
+      return { done, total, succeeded: 0, accepted, failed, rejected, running: 0, unknown };
+    }
+    const succeeded = Math.max(tally.succeeded, p?.succeeded ?? 0);
+    const done = Math.min(total, rejected + succeeded + failed + unknown);
+    const running = Math.max(0, Math.min(total - done, accepted - succeeded - failed));
+    return { done, total, succeeded, failed, rejected, running, unknown };
+  };
+  progress.update(snapshot());
+
+  let thrown: unknown;
+  try {
+    const results = client.exportMany(storageInfos(source, defaults, meta, io.signal), {
+      batchSize: options.batchSize,
+      concurrency: options.concurrency,
+      journal: options.journal,
+      wait: options.wait ? (options.timeout !== undefined ? { timeoutMs: options.timeout } : true) : false,
+      retryUnknown: options.retryUnknown,
+      signal: io.signal,
+      onProgress: (value) => {
+        latest = value;
+        progress.update(snapshot());
+      },
+    });
+    for await (const result of results) {
+      const row = toRow(result, meta);
+      count(tally, result);
+      if ((result.state === "rejected" || result.state === "failed" || result.state === "unknown") && failures.length < 5) {
+        failures.push(row);
+      }
+      await writer.add(row);
+      progress.update(snapshot());
+    }
+  } catch (error) {
+    thrown = error;
+  } finally {
+    progress.finish();
+    await client.close().catch(() => {});
+  }
+  await writer.end();
+
+  const interrupted = io.signal?.aborted === true || (thrown !== undefined && isAbortError(thrown));
+  const elapsed = context.now().getTime() - defaults.date.getTime();
+  summarize(context, tally, writer.count, total, elapsed, failures, options, interrupted || thrown !== undefined);
+  if (interrupted) {
+    const resume = options.journal
+      ? `the journal ${options.journal} is saved: rerun the same command to resume without exporting any phone twice`
+      : "rerun with --journal FILE next time to be able to resume";
+    context.err.write(`interrupted: ${writer.count} of ${total} phones have a result; ${resume}.\n`);
+    return EXIT.interrupted;
+  }
+  if (thrown !== undefined) {
+    if (writer.count < total) context.err.write(`${total - writer.count} of ${total} phones have no result.\n`);
+    throw thrown;
+  }
+  return exitFor(tally);
+}
+
+function toRow(result: PhoneResult, meta: readonly Meta[]): PhoneRow {
+  const known = result.index !== undefined ? meta[result.index] : undefined;
+  const row: PhoneRow = { phone_id: result.phoneId, state: result.state };
+  if (result.jobId) row.job_id = result.jobId;
+  if (result.requestId) row.request_id = result.requestId;
+  if (result.errorCode) row.error_code = result.errorCode;
+  if (result.errorMessage) row.error_msg = result.errorMessage;
+  const bucket = result.bucketName ?? known?.bucket;
+  const objectPath = result.objectPath ?? known?.objectPath;
+  if (bucket) row.bucket_name = bucket;
+  if (objectPath) row.object_path = objectPath;
+  if (known) row.line = known.line;
+  if (result.fromJournal) row.from_journal = true;
+  return row;
+}
+
+function count(tally: Tally, result: PhoneResult): void {
+  tally[result.state]++;
+  if (result.fromJournal) tally.resumed++;
+  if (result.state === "rejected" && isAuthErrorCode(result.errorCode)) tally.auth++;
+}
+
+function exitFor(tally: Tally): number {
+  let code: number = EXIT.ok;
+  if (tally.rejected > 0 || tally.failed > 0) code = worstExit(code, EXIT.failed);
+  if (tally.unknown > 0) code = worstExit(code, EXIT.upstream);
+  if (tally.auth > 0) code = worstExit(code, EXIT.auth);
+  return code;
+}
+
+function summarize(
+  context: Context,
+  tally: Tally,
+  results: number,
+  total: number,
+  elapsedMs: number,
+  failures: readonly PhoneRow[],
+  options: ExportOptions,
+  partial: boolean,
+): void {
+  const parts: string[] = [];
+  if (tally.succeeded > 0 || options.wait) parts.push(`${tally.succeeded} succeeded`);
+  if (tally.accepted > 0 || !options.wait) parts.push(`${tally.accepted} accepted`);
+  if (tally.failed > 0) parts.push(`${tally.failed} failed`);
+  if (tally.rejected > 0) parts.push(`${tally.rejected} rejected`);
+  if (tally.unknown > 0) parts.push(`${tally.unknown} unknown`);
+  const of = partial ? `${results} of ${total}` : `${total}`;
+  const resumed = tally.resumed > 0 ? ` (${tally.resumed} from the journal)` : "";
+  context.err.write(`export: ${of} phones in ${formatDuration(elapsedMs)}: ${parts.join(", ")}${resumed}\n`);
+  for (const row of failures) {
+    const why = row.error_code ? `${row.error_code}: ${row.error_msg ?? ""}`.trim() : (row.error_msg ?? "no reason given");
+    context.err.write(`  ${row.state} ${row.phone_id}: ${why}\n`);
+  }
+  const more = tally.rejected + tally.failed + tally.unknown - failures.length;
+  if (more > 0) context.err.write(`  ... and ${more} more; see the output\n`);
+  if (tally.unknown > 0) {
+    context.err.write(
+      options.journal
+        ? `${tally.unknown} phones are unknown (their request may have reached CPH): rerun the same command to check them, or add --retry-unknown to resend the ones that were not exported.\n`
+        : `${tally.unknown} phones are unknown (their request may have reached CPH): check them with "cph-export jobs list --request-id ..." before exporting them again.\n`,
+    );
+  }
+  if (tally.auth > 0) {
+    context.err.write("authentication or permission failure: check the credentials and that they may call CPH in this project.\n");
+  }
+}

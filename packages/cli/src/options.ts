@@ -1,0 +1,126 @@
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+import { usageError } from "./errors.js";
+import { INPUT_FORMATS } from "./input/records.js";
+
+// One schema per command turns commander's raw strings into checked, typed options.
+
+function integer(flag: string, min: number, max: number) {
+  return z.string().transform((text, ctx) => {
+    const value = Number(text);
+    if (!/^\s*\d+\s*$/.test(text) || value < min || value > max) {
+      ctx.addIssue({ code: "custom", message: `${flag} must be a whole number from ${min} to ${max}, not "${text}"` });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+function duration(flag: string) {
+  return z.string().transform((text, ctx) => {
+    const value = parseDuration(text);
+    if (value === undefined || value <= 0) {
+      ctx.addIssue({ code: "custom", message: `${flag} must be a duration such as 90s, 10m or 2h, not "${text}"` });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(flag: string, values: T) {
+  return z.string().transform((text, ctx) => {
+    if (!(values as readonly string[]).includes(text)) {
+      ctx.addIssue({ code: "custom", message: `${flag} must be one of ${values.join(", ")}, not "${text}"` });
+      return z.NEVER;
+    }
+    return text as T[number];
+  });
+}
+
+const nonEmpty = (flag: string) =>
+  z.string().refine((text) => text.trim().length > 0, { message: `${flag} must not be empty` });
+
+const list = z.array(z.string()).default([]);
+
+export const globalOptionsSchema = z.object({
+  region: nonEmpty("--region").optional(),
+  endpoint: nonEmpty("--endpoint").optional(),
+  projectId: nonEmpty("--project-id").optional(),
+  profile: nonEmpty("--profile").optional(),
+  debug: z.boolean().default(false),
+  retries: integer("--retries", 0, 10).optional(),
+});
+
+export const OUTPUTS = ["table", "json", "ndjson"] as const;
+export type OutputFormat = (typeof OUTPUTS)[number];
+
+export const exportOptionsSchema = globalOptionsSchema.extend({
+  phoneId: list,
+  include: list,
+  exclude: list,
+  bucket: z.string().optional(),
+  objectPath: z.string().optional(),
+  input: nonEmpty("--input").optional(),
+  inputFormat: oneOf("--input-format", INPUT_FORMATS).optional(),
+  dryRun: z.boolean().default(false),
+  wait: z.boolean().default(false),
+  timeout: duration("--timeout").optional(),
+  concurrency: integer("--concurrency", 1, 64).default(4),
+  batchSize: integer("--batch-size", 1, 1000).default(100),
+  journal: nonEmpty("--journal").optional(),
+  retryUnknown: z.boolean().default(false),
+  output: oneOf("--output", OUTPUTS).optional(),
+});
+export type ExportOptions = z.infer<typeof exportOptionsSchema>;
+
+export const validateOptionsSchema = globalOptionsSchema.extend({
+  input: nonEmpty("--input"),
+  inputFormat: oneOf("--input-format", INPUT_FORMATS).optional(),
+  include: list,
+  exclude: list,
+  bucket: z.string().optional(),
+  objectPath: z.string().optional(),
+  output: oneOf("--output", ["text", "json", "ndjson"] as const).default("text"),
+});
+export type ValidateOptions = z.infer<typeof validateOptionsSchema>;
+
+export const jobsGetOptionsSchema = globalOptionsSchema.extend({
+  jobId: nonEmpty("the job id"),
+  output: oneOf("--output", OUTPUTS).optional(),
+});
+export type JobsGetOptions = z.infer<typeof jobsGetOptionsSchema>;
+
+export const jobsListOptionsSchema = globalOptionsSchema.extend({
+  requestId: z.array(z.string()).min(1, { message: "give at least one --request-id" }),
+  output: oneOf("--output", OUTPUTS).optional(),
+});
+export type JobsListOptions = z.infer<typeof jobsListOptionsSchema>;
+
+export const jobsWaitOptionsSchema = globalOptionsSchema.extend({
+  requestId: list,
+  jobId: list,
+  timeout: duration("--timeout").optional(),
+  output: oneOf("--output", OUTPUTS).optional(),
+});
+export type JobsWaitOptions = z.infer<typeof jobsWaitOptionsSchema>;
+
+export const regionsOptionsSchema = globalOptionsSchema.extend({
+  output: oneOf("--output", OUTPUTS).optional(),
+});
+
+export const completionOptionsSchema = z.object({
+  shell: oneOf("the shell", ["bash", "zsh", "fish"] as const),
+});
+
+/** Parses raw options with a schema; a usage error (exit 2) lists every problem. */
+export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, command: string): z.output<S> {
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  const messages = result.error.issues.map((issue) => issue.message);
+  throw usageError(`${command}: ${messages.join("; ")}; see cph-export ${command} --help.`);
+}
+
+/** Splits `--request-id a,b --request-id c` into `[a, b, c]`. */
+export function splitIds(values: readonly string[]): string[] {
+  return values.flatMap((value) => value.split(",")).map((id) => id.trim()).filter((id) => id !== "");
+}

@@ -1,0 +1,228 @@
+import { Command } from "commander";
+
+// The command tree: names, options and help with examples. It loads commander only; each action
+// imports its command module (and with it zod, core and the http-client) when it runs.
+
+/** The commands `run` dispatches to. */
+export type CommandName = "export" | "validate" | "jobs get" | "jobs list" | "jobs wait" | "regions" | "completion";
+
+export interface ProgramSettings {
+  version: string;
+  writeOut: (text: string) => void;
+  writeErr: (text: string) => void;
+  /** Wraps help at this width. */
+  columns?: number | undefined;
+  /** Called with the command and its parsed options (globals included); returns the exit code. */
+  dispatch: (name: CommandName, options: Record<string, unknown>) => Promise<number>;
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+const PROGRAM_HELP = `
+Examples:
+  # Export /data of one phone to OBS and wait for the job (credentials from the environment)
+  $ export HUAWEICLOUD_SDK_AK=... HUAWEICLOUD_SDK_SK=... CPH_PROJECT_ID=...
+  $ cph-export export --region cn-north-4 --phone-id 1a2b3c --include /data \\
+      --bucket my-backups --object-path 'phones/{date}/{phone_id}.tar' --wait
+
+  # Export a fleet from a CSV file, resumable, following the jobs to the end
+  $ cph-export export --region cn-north-4 --input phones.csv --wait --journal run.journal
+
+  # Check an input file without sending anything
+  $ cph-export validate --input phones.ndjson
+
+Configuration: flags > environment (CPH_ENDPOINT CPH_REGION CPH_PROJECT_ID CPH_AUTH_TOKEN
+HUAWEICLOUD_SDK_AK HUAWEICLOUD_SDK_SK HUAWEICLOUD_SDK_SECURITY_TOKEN CPH_IAM_USER CPH_IAM_PASSWORD
+CPH_IAM_DOMAIN CPH_IAM_ENDPOINT) > profile in ~/.config/cph-export/config.json (--profile NAME).
+
+Exit codes: 0 all accepted (with --wait: succeeded), 1 some rejected or failed, 2 usage or invalid
+input (nothing sent), 3 authentication or permission failure, 4 network or upstream failure or
+phones left unknown, 130 interrupted.
+`;
+
+const EXPORT_HELP = `
+Input (--input FILE, or - for stdin): a JSON array, NDJSON (one object a line) or CSV with a header
+row (phone_id,bucket_name,object_path,include_files,exclude_files; list cells separated by ; or |).
+The format comes from the extension (.json .ndjson .jsonl .csv), else --input-format, else the
+first character. Flags fill what a row lacks. The whole input is validated before anything is sent.
+
+--object-path placeholders: {phone_id}, {date} (UTC day of the run, YYYYMMDD), {index} (position
+in the input, from 0).
+
+Examples:
+  # One phone
+  $ cph-export export --phone-id 1a2b3c4d --include /data/app --include /data/media \\
+      --exclude /data/media/cache --bucket my-backups --object-path 'cph/{phone_id}.tar'
+
+  # Many phones; rows without a bucket or object path get the flags' values
+  $ cph-export export --input phones.csv --bucket my-backups \\
+      --object-path 'cph/{date}/{phone_id}.tar' --wait --timeout 30m --journal phones.journal
+
+  # Rerun after Ctrl-C or a crash: phones already accepted are not exported again
+  $ cph-export export --input phones.csv --wait --journal phones.journal
+
+  # Show the exact requests (credentials redacted) without sending them
+  $ cph-export export --input phones.ndjson --dry-run --output json
+
+  # From another program, as NDJSON on stdin, results as NDJSON on stdout
+  $ my-inventory | cph-export export --input - --input-format ndjson --output ndjson
+`;
+
+const VALIDATE_HELP = `
+Prints every issue of every phone with its line and field path, e.g.
+  line 7: include_files[1] path_dot_segment: "/data/../x" has a . or .. segment; ...
+Exit 2 if there is any error; warnings (such as an object path not ending in .tar) do not fail.
+
+Examples:
+  $ cph-export validate --input phones.csv
+  $ cph-export validate --input phones.ndjson --bucket my-backups --object-path 'cph/{phone_id}.tar'
+  $ cat phones.json | cph-export validate --input - --output json
+`;
+
+const JOBS_GET_HELP = `
+Examples:
+  $ cph-export jobs get 1f2e3d4c5b6a7980
+  $ cph-export jobs get 1f2e3d4c5b6a7980 --output json
+`;
+
+const JOBS_LIST_HELP = `
+Examples:
+  $ cph-export jobs list --request-id 4f8a9b0c1d2e3f40
+  $ cph-export jobs list --request-id id1,id2 --request-id id3 --output ndjson
+`;
+
+const JOBS_WAIT_HELP = `
+Exit 0 when every job succeeded, 1 if any failed, 4 if any is still running at --timeout.
+
+Examples:
+  $ cph-export jobs wait --request-id 4f8a9b0c1d2e3f40
+  $ cph-export jobs wait --job-id 1f2e3d4c5b6a7980 --job-id 2a3b4c5d6e7f8091 --timeout 20m
+`;
+
+const REGIONS_HELP = `
+Examples:
+  $ cph-export regions
+  $ cph-export regions --output json
+`;
+
+const COMPLETION_HELP = `
+Examples:
+  $ cph-export completion bash > ~/.local/share/bash-completion/completions/cph-export
+  $ cph-export completion zsh > "\${fpath[1]}/_cph-export"
+  $ cph-export completion fish > ~/.config/fish/completions/cph-export.fish
+`;
+
+const OUTPUT_DESCRIPTION = "table, json or ndjson (default: table on a terminal, json otherwise)";
+
+/** Builds the `cph-export` command tree with exit override and the given output. */
+export function buildProgram(settings: ProgramSettings): Command {
+  const program = new Command("cph-export");
+  program
+    .description("Export data from Huawei Cloud cloud phones (CPH) to OBS, and follow the export jobs to the end.")
+    .exitOverride()
+    .configureOutput({
+      writeOut: settings.writeOut,
+      writeErr: settings.writeErr,
+      outputError: (text, write) => write(`cph-export: ${text.replace(/^error: /, "")}`),
+      getOutHelpWidth: () => settings.columns ?? 80,
+      getErrHelpWidth: () => settings.columns ?? 80,
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
+    })
+    .showSuggestionAfterError(true)
+    .showHelpAfterError("(add --help for usage and examples)")
+    .configureHelp({ showGlobalOptions: true })
+    .version(settings.version, "-V, --version", "print the version")
+    .helpOption("-h, --help", "show help")
+    .option("--region <id>", "CPH region, e.g. cn-north-4 (see: cph-export regions)")
+    .option("--endpoint <url>", "CPH endpoint URL; wins over --region (e.g. a local emulator)")
+    .option("--project-id <id>", "project id of the region")
+    .option("--profile <name>", "profile of the config file to use")
+    .option("--retries <n>", "retries of a request that provably was not processed (default 4)")
+    .option("--debug", "log requests (redacted) and show stack traces")
+    .addHelpText("after", PROGRAM_HELP);
+
+  const dispatch = (name: CommandName) => async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const options = command.optsWithGlobals() as Record<string, unknown>;
+    const positional = args.slice(0, -2).filter((value) => typeof value === "string");
+    if (name === "jobs get") options["jobId"] = positional[0];
+    if (name === "completion") options["shell"] = positional[0];
+    await settings.dispatch(name, options);
+  };
+
+  program
+    .command("export")
+    .description("export phones to OBS: one from flags, or many from --input FILE|-")
+    .option("--phone-id <id>", "phone to export (repeatable)", collect)
+    .option("--include <path>", "device path to export, under /data or /cache (repeatable)", collect)
+    .option("--exclude <path>", "device path to leave out; wins over --include (repeatable)", collect)
+    .option("--bucket <name>", "OBS bucket, for rows without bucket_name")
+    .option("--object-path <template>", "OBS object key, for rows without object_path; placeholders {phone_id} {date} {index}")
+    .option("--input <file>", "JSON array, NDJSON or CSV of phones; - reads stdin")
+    .option("--input-format <format>", "json, ndjson or csv (default: from the extension)")
+    .option("--dry-run", "validate and print the requests that would be sent (credentials redacted); send nothing")
+    .option("--wait", "follow the jobs until they succeed or fail")
+    .option("--timeout <duration>", "with --wait: give up after this long, e.g. 30m (jobs left are unknown)")
+    .option("--concurrency <n>", "requests in flight at once (default 4)")
+    .option("--batch-size <n>", "phones per request (default 100)")
+    .option("--journal <file>", "record progress here; a rerun with the same file resumes")
+    .option("--retry-unknown", "with --journal: resend phones an earlier run left unknown, once checked")
+    .option("--output <format>", OUTPUT_DESCRIPTION)
+    .addHelpText("after", EXPORT_HELP)
+    .action(dispatch("export"));
+
+  program
+    .command("validate")
+    .description("check an input file: every issue of every phone, with line and field; no network")
+    .requiredOption("--input <file>", "JSON array, NDJSON or CSV of phones; - reads stdin")
+    .option("--input-format <format>", "json, ndjson or csv (default: from the extension)")
+    .option("--include <path>", "as for export: filled into rows without include_files (repeatable)", collect)
+    .option("--exclude <path>", "as for export: filled into rows without exclude_files (repeatable)", collect)
+    .option("--bucket <name>", "as for export: filled into rows without bucket_name")
+    .option("--object-path <template>", "as for export: filled into rows without object_path")
+    .option("--output <format>", "text, json or ndjson (default text)")
+    .addHelpText("after", VALIDATE_HELP)
+    .action(dispatch("validate"));
+
+  const jobs = program.command("jobs").description("look at export jobs started here or elsewhere");
+  jobs
+    .command("get")
+    .description("show one job")
+    .argument("<job-id>", "job id")
+    .option("--output <format>", OUTPUT_DESCRIPTION)
+    .addHelpText("after", JOBS_GET_HELP)
+    .action(dispatch("jobs get"));
+  jobs
+    .command("list")
+    .description("list the jobs of export requests")
+    .option("--request-id <id>", "request id of an export call (repeatable, or comma-separated)", collect)
+    .option("--output <format>", OUTPUT_DESCRIPTION)
+    .addHelpText("after", JOBS_LIST_HELP)
+    .action(dispatch("jobs list"));
+  jobs
+    .command("wait")
+    .description("wait until jobs succeed or fail")
+    .option("--request-id <id>", "wait for every job of this request (repeatable, or comma-separated)", collect)
+    .option("--job-id <id>", "wait for this job (repeatable, or comma-separated)", collect)
+    .option("--timeout <duration>", "give up after this long, e.g. 30m")
+    .option("--output <format>", OUTPUT_DESCRIPTION)
+    .addHelpText("after", JOBS_WAIT_HELP)
+    .action(dispatch("jobs wait"));
+
+  program
+    .command("regions")
+    .description("list the regions where CPH is offered, with their endpoints")
+    .option("--output <format>", OUTPUT_DESCRIPTION)
+    .addHelpText("after", REGIONS_HELP)
+    .action(dispatch("regions"));
+
+  program
+    .command("completion")
+    .description("print a shell completion script")
+    .argument("<shell>", "bash, zsh or fish")
+    .addHelpText("after", COMPLETION_HELP)
+    .action(dispatch("completion"));
+
+  return program;
+}
