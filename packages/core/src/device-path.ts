@@ -4,10 +4,46 @@ import { utf8Length } from "./bytes.js";
 
 /** Characters CPH accepts in device paths (`~` since late 2025, `*` since 2024). */
 const DEVICE_PATH_CHARSET = /^[A-Za-z0-9./\-_+#*~=]*$/;
+/** The common case in one test: allowed characters, and `*` at most once, at the end. */
+const DEVICE_PATH_SHAPE = /^\/[A-Za-z0-9./\-_+#~=]*\*?$/;
+/** A `.` or `..` segment anywhere in the path. */
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
 export interface DevicePathOptions {
   /** Directories exports may read from; default `/data` and `/cache`. */
   allowedRoots?: readonly string[];
+}
+
+/** Allowed roots prepared once per validation: `base` itself or anything under `prefix`. */
+export interface CompiledRoots {
+  readonly bases: readonly string[];
+  readonly prefixes: readonly string[];
+  readonly label: string;
+}
+
+export function compileRoots(roots: readonly string[] = DEFAULT_ALLOWED_ROOTS): CompiledRoots {
+  const bases = roots.map((root) => (root.endsWith("/") ? root.slice(0, -1) : root));
+  return { bases, prefixes: bases.map((base) => `${base}/`), label: roots.join(" or ") };
+}
+
+const DEFAULT_ROOTS = compileRoots(DEFAULT_ALLOWED_ROOTS);
+
+export function rootsFor(options: DevicePathOptions): CompiledRoots {
+  return options.allowedRoots === undefined ? DEFAULT_ROOTS : compileRoots(options.allowedRoots);
+}
+
+/**
+ * True when the path has no issue at all: the one test the common case needs. The charset is
+ * ASCII, so a path of the right shape has as many bytes as characters.
+ */
+export function isAcceptedDevicePath(value: string, roots: CompiledRoots): boolean {
+  return (
+    value.length <= LIMITS.devicePathMaxBytes &&
+    DEVICE_PATH_SHAPE.test(value) &&
+    // Every dot segment of an absolute path follows a slash: most paths skip the regex.
+    !(value.includes("/.") && DOT_SEGMENT.test(value)) &&
+    isInsideRoots(value, roots)
+  );
 }
 
 /**
@@ -18,21 +54,25 @@ export function checkDevicePath(
   value: string,
   path: string,
   collector: IssueCollector,
-  options: DevicePathOptions = {},
+  roots: CompiledRoots,
 ): void {
+  if (isAcceptedDevicePath(value, roots)) return;
   if (value.length === 0) {
     collector.error("path_empty", path, "the path is empty; give an absolute path such as /data/app");
     return;
   }
   if (!value.startsWith("/")) {
-    collector.error("path_not_absolute", path, `"${value}" is not absolute; it must start with /data or /cache`);
+    collector.error(
+      "path_not_absolute",
+      path,
+      `${quote(value)} is not absolute; it must start with ${roots.label}`,
+    );
   }
   if (!DEVICE_PATH_CHARSET.test(value)) {
-    const bad = [...new Set([...value].filter((char) => !DEVICE_PATH_CHARSET.test(char)))];
     collector.error(
       "path_charset",
       path,
-      `"${value}" contains ${bad.map(describeChar).join(", ")}; only letters, digits and . / - _ + # * ~ = are allowed`,
+      `${quote(value)} contains ${describeBadChars(value, DEVICE_PATH_CHARSET)}; only letters, digits and . / - _ + # * ~ = are allowed`,
     );
   }
   const bytes = utf8Length(value);
@@ -40,50 +80,79 @@ export function checkDevicePath(
     collector.error(
       "path_too_long",
       path,
-      `the path is ${bytes} bytes long; at most ${LIMITS.devicePathMaxBytes} bytes are allowed`,
+      `the path is ${bytes} bytes long (UTF-8); at most ${LIMITS.devicePathMaxBytes} bytes are allowed`,
     );
   }
   const star = value.indexOf("*");
   if (star !== -1 && star !== value.length - 1) {
-    collector.error("path_wildcard_position", path, `"${value}" has a * that is not the last character`);
+    collector.error(
+      "path_wildcard_position",
+      path,
+      `${quote(value)} has a * that is not the last character; * may only end a path`,
+    );
   }
-  const segments = value.split("/");
-  if (segments.some((segment) => segment === "." || segment === "..")) {
-    collector.error("path_dot_segment", path, `"${value}" has a . or .. segment; write the path without them`);
+  if (DOT_SEGMENT.test(value)) {
+    collector.error(
+      "path_dot_segment",
+      path,
+      `${quote(value)} has a . or .. segment; write the path without them`,
+    );
     return;
   }
-  if (value.startsWith("/") && !isInsideRoots(value, options.allowedRoots ?? DEFAULT_ALLOWED_ROOTS)) {
-    const roots = (options.allowedRoots ?? DEFAULT_ALLOWED_ROOTS).join(" or ");
-    collector.error("path_outside_roots", path, `"${value}" is outside ${roots}; only those can be exported`);
+  if (value.startsWith("/") && !isInsideRoots(value, roots)) {
+    collector.error(
+      "path_outside_roots",
+      path,
+      `${quote(value)} is outside ${roots.label}; only paths under those can be exported`,
+    );
   }
 }
 
 /** Validates a single device path; returns its issues (empty when valid). */
 export function validateDevicePath(value: string, options: DevicePathOptions = {}): ValidationIssue[] {
   const collector = new IssueCollector();
-  checkDevicePath(value, "", collector, options);
+  checkDevicePath(value, "", collector, rootsFor(options));
   return collector.errors;
 }
 
-function isInsideRoots(value: string, roots: readonly string[]): boolean {
+/**
+ * The root itself or anything below it. A trailing `*` needs the root's slash before it, since
+ * `/data*` would also match `/data2`: `value.startsWith("/data/")` is false for `/data*`.
+ */
+function isInsideRoots(value: string, roots: CompiledRoots): boolean {
   const wildcard = value.endsWith("*");
-  const literal = wildcard ? value.slice(0, -1) : value;
-  return roots.some((root) => {
-    const base = root.endsWith("/") ? root.slice(0, -1) : root;
-    // A trailing * on the root itself (`/data*`) would also match `/data2`, so it needs the slash.
-    if (wildcard) return literal.startsWith(`${base}/`);
-    return literal === base || literal.startsWith(`${base}/`);
-  });
+  for (let index = 0; index < roots.prefixes.length; index++) {
+    if (value.startsWith(roots.prefixes[index]!)) return true;
+    if (!wildcard && value === roots.bases[index]) return true;
+  }
+  return false;
 }
 
 function describeChar(char: string): string {
   if (char === " ") return "a space";
   const code = char.codePointAt(0) ?? 0;
-  if (code < 0x20 || code === 0x7f) return `a control character (U+${code.toString(16).toUpperCase().padStart(4, "0")})`;
+  if (code < 0x20 || code === 0x7f) return `a control character (U+${hex4(code)})`;
+  if (code >= 0xd800 && code <= 0xdfff) return `an unpaired surrogate (U+${hex4(code)})`;
   return `"${char}"`;
 }
 
-export { describeChar };
+function hex4(code: number): string {
+  return code.toString(16).toUpperCase().padStart(4, "0");
+}
+
+/** The distinct characters of `value` that `charset` refuses, described for a person. */
+export function describeBadChars(value: string, charset: RegExp): string {
+  const bad = [...new Set([...value].filter((char) => !charset.test(char)))];
+  const shown = bad.slice(0, 5).map(describeChar).join(", ");
+  return bad.length > 5 ? `${shown} and ${bad.length - 5} more` : shown;
+}
+
+/** A value quoted for a message, shortened so that a 4 KB path does not flood the output. */
+export function quote(value: string): string {
+  return value.length <= 80
+    ? `"${value}"`
+    : `"${value.slice(0, 60)}…${value.slice(-16)}" (${value.length} characters)`;
+}
 
 interface CompiledPattern {
   prefix: string;

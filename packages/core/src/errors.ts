@@ -50,7 +50,7 @@ export class CphApiError extends CphError {
   readonly retryAfterMs: number | undefined;
 
   constructor(init: CphApiErrorInit, code: CphErrorCode = "ERR_CPH_API") {
-    super(code, `${init.errorCode}: ${init.errorMessage} (HTTP ${init.status})`, {
+    super(code, apiErrorMessage(init), {
       cause: init.cause,
       retryable: isRetryableApiError(init.status, init.errorCode),
       requestId: init.requestId,
@@ -102,6 +102,12 @@ export function isRetryableApiError(status: number, errorCode: string): boolean 
   if (status === 429 || THROTTLE_CODES.has(errorCode)) return true;
   if (errorCode === "APIGW.0201" && (status === 502 || status === 503)) return true;
   return errorCode === "CPS.0003";
+}
+
+function apiErrorMessage(init: CphApiErrorInit): string {
+  const what = init.errorMessage ? `${init.errorCode}: ${init.errorMessage}` : init.errorCode;
+  const where = init.requestId ? `HTTP ${init.status}, request id ${init.requestId}` : `HTTP ${init.status}`;
+  return `${what} (${where})`;
 }
 
 function summarizeIssues(issues: readonly ValidationIssue[]): string {

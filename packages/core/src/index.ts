@@ -1,4 +1,11 @@
-export { CphApiError, CphAuthError, CphError, CphNetworkError, CphValidationError, isRetryableApiError } from "./errors.js";
+export {
+  CphApiError,
+  CphAuthError,
+  CphError,
+  CphNetworkError,
+  CphValidationError,
+  isRetryableApiError,
+} from "./errors.js";
 export type { CphApiErrorInit, CphErrorCode, NetworkPhase } from "./errors.js";
 export { ISSUE_CODES } from "./issues.js";
 export type { IssueCode, ValidationIssue, ValidationResult } from "./issues.js";
@@ -65,7 +72,14 @@ export {
   timingSafeEqual,
   verifySignature,
 } from "./signing.js";
-export type { CanonicalInput, ParsedAuthorization, SignOptions, SigningCredentials, VerifyInput, VerifyResult } from "./signing.js";
+export type {
+  CanonicalInput,
+  ParsedAuthorization,
+  SignOptions,
+  SigningCredentials,
+  VerifyInput,
+  VerifyResult,
+} from "./signing.js";
 export {
   headerValue,
   parseBatchExportResponse,

@@ -33,6 +33,7 @@ export const ISSUE_CODES = [
   "object_path_dot_segment",
   "request_ids_empty",
   "request_ids_too_many",
+  "request_id_invalid",
   "offset_invalid",
   "limit_invalid",
 ] as const;

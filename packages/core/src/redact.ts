@@ -1,9 +1,19 @@
 export const REDACTED = "[REDACTED]";
 
-const SECRET_HEADERS = new Set(["authorization", "x-auth-token", "x-subject-token", "x-security-token", "cookie", "set-cookie", "proxy-authorization"]);
+const SECRET_HEADERS = new Set([
+  "authorization",
+  "x-auth-token",
+  "x-subject-token",
+  "x-security-token",
+  "cookie",
+  "set-cookie",
+  "proxy-authorization",
+]);
 
 /** A copy of the headers with every credential replaced; safe to log or print. */
-export function redactHeaders<T extends string | string[] | undefined>(headers: Record<string, T>): Record<string, T | string> {
+export function redactHeaders<T extends string | string[] | undefined>(
+  headers: Record<string, T>,
+): Record<string, T | string> {
   const out: Record<string, T | string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (!SECRET_HEADERS.has(name.toLowerCase()) || value === undefined) out[name] = value;

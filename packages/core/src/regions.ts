@@ -42,7 +42,10 @@ function normalizeEndpoint(endpoint: string, what: string): string {
   try {
     url = new URL(endpoint);
   } catch {
-    throw invalid(what, `"${endpoint}" is not a URL; give one such as https://cph.cn-north-4.myhuaweicloud.com`);
+    throw invalid(
+      what,
+      `"${endpoint}" is not a URL; give one such as https://cph.cn-north-4.myhuaweicloud.com`,
+    );
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw invalid(what, `"${endpoint}" must use http or https`);
@@ -58,7 +61,10 @@ function invalid(path: string, message: string): CphValidationError {
 }
 
 /** The CPH base URL: an explicit endpoint wins; otherwise the region's. */
-export function resolveEndpoint(options: { region?: string | undefined; endpoint?: string | undefined }): string {
+export function resolveEndpoint(options: {
+  region?: string | undefined;
+  endpoint?: string | undefined;
+}): string {
   if (options.endpoint) return normalizeEndpoint(options.endpoint, "endpoint");
   if (!options.region) throw invalid("region", "give a region (e.g. cn-north-4) or an endpoint");
   const region = findRegion(options.region);
@@ -72,7 +78,10 @@ export function resolveEndpoint(options: { region?: string | undefined; endpoint
 }
 
 /** The IAM base URL: explicit, else the region's, else the global one. */
-export function resolveIamEndpoint(options: { region?: string | undefined; iamEndpoint?: string | undefined }): string {
+export function resolveIamEndpoint(options: {
+  region?: string | undefined;
+  iamEndpoint?: string | undefined;
+}): string {
   if (options.iamEndpoint) return normalizeEndpoint(options.iamEndpoint, "iamEndpoint");
   const region = options.region ? findRegion(options.region) : undefined;
   return region ? region.iamEndpoint : GLOBAL_IAM_ENDPOINT;

@@ -1,9 +1,9 @@
-import { utf8Bytes, utf8Length } from "./bytes.js";
+import { utf8Bytes } from "./bytes.js";
 import { CphValidationError } from "./errors.js";
+import type { ValidationIssue } from "./issues.js";
 import { LIMITS } from "./limits.js";
-import type { StorageInfo, RestoreInfo } from "./schemas.js";
-import { serializeStorageInfo } from "./serialize.js";
-import { ENVELOPE_BYTES } from "./validate.js";
+import type { RestoreInfo, StorageInfo } from "./schemas.js";
+import { ENVELOPE_BYTES, serializeBatchExportBody, storageInfoJsonBytes } from "./serialize.js";
 
 /** A request as plain data: what `http-client` sends and what signing reads. */
 export interface HttpRequest {
@@ -21,7 +21,10 @@ interface Target {
 }
 
 function base({ endpoint, projectId }: Target): string {
-  if (!projectId) throw new CphValidationError([{ code: "required", path: "projectId", message: "projectId is required", severity: "error" }]);
+  if (!projectId)
+    throw new CphValidationError([
+      { code: "required", path: "projectId", message: "projectId is required", severity: "error" },
+    ]);
   return `${endpoint.replace(/\/+$/, "")}/v1/${encodeURIComponent(projectId)}/cloud-phone`;
 }
 
@@ -31,14 +34,27 @@ const JSON_HEADERS = { "Content-Type": "application/json" };
  * The batch-storage request for these storage infos, with the exact body bytes. It does not
  * validate: run `validateBatchExportRequest` first.
  */
-export function buildBatchExportRequest(options: Target & { storageInfos: readonly StorageInfo[] }): HttpRequest {
-  const body = `{"storage_infos":[${options.storageInfos.map(serializeStorageInfo).join(",")}]}`;
-  return { method: "POST", url: `${base(options)}/phones/batch-storage`, headers: { ...JSON_HEADERS }, body: utf8Bytes(body) };
+export function buildBatchExportRequest(
+  options: Target & { storageInfos: readonly StorageInfo[] },
+): HttpRequest {
+  const body = serializeBatchExportBody(options.storageInfos);
+  return {
+    method: "POST",
+    url: `${base(options)}/phones/batch-storage`,
+    headers: { ...JSON_HEADERS },
+    body: utf8Bytes(body),
+  };
 }
 
 /** The batch-restore request for these restore infos. */
-export function buildBatchImportRequest(options: Target & { restoreInfos: readonly RestoreInfo[] }): HttpRequest {
-  const infos = options.restoreInfos.map(({ phone_id, bucket_name, object_path }) => ({ phone_id, bucket_name, object_path }));
+export function buildBatchImportRequest(
+  options: Target & { restoreInfos: readonly RestoreInfo[] },
+): HttpRequest {
+  const infos = options.restoreInfos.map(({ phone_id, bucket_name, object_path }) => ({
+    phone_id,
+    bucket_name,
+    object_path,
+  }));
   return {
     method: "POST",
     url: `${base(options)}/phones/batch-restore`,
@@ -49,7 +65,10 @@ export function buildBatchImportRequest(options: Target & { restoreInfos: readon
 
 /** ShowJob: `GET /v1/{project_id}/cloud-phone/jobs/{job_id}`. */
 export function buildShowJobRequest(options: Target & { jobId: string }): HttpRequest {
-  if (!options.jobId) throw new CphValidationError([{ code: "required", path: "jobId", message: "jobId is required", severity: "error" }]);
+  if (!options.jobId)
+    throw new CphValidationError([
+      { code: "required", path: "jobId", message: "jobId is required", severity: "error" },
+    ]);
   return { method: "GET", url: `${base(options)}/jobs/${encodeURIComponent(options.jobId)}`, headers: {} };
 }
 
@@ -61,21 +80,55 @@ export interface ListJobsQuery {
   limit?: number;
 }
 
-/** ListJobs: `GET /v1/{project_id}/cloud-phone/jobs?request_ids=a,b&offset=0&limit=100`. */
+function issue(code: ValidationIssue["code"], path: string, message: string): ValidationIssue {
+  return { code, path, message, severity: "error" };
+}
+
+/**
+ * ListJobs: `GET /v1/{project_id}/cloud-phone/jobs?request_ids=a,b&offset=0&limit=100`. Throws a
+ * `CphValidationError` with every problem of the query (ids, offset, limit) at once.
+ */
 export function buildListJobsRequest(options: Target & ListJobsQuery): HttpRequest {
   const { requestIds, offset = 0, limit = LIMITS.listJobsMaxLimit } = options;
-  const problems: CphValidationError["issues"][number][] = [];
-  if (requestIds.length === 0) problems.push({ code: "request_ids_empty", path: "requestIds", message: "give at least one request id", severity: "error" });
+  const problems: ValidationIssue[] = [];
+  if (requestIds.length === 0)
+    problems.push(issue("request_ids_empty", "requestIds", "give at least one request id"));
   if (requestIds.length > LIMITS.listJobsMaxRequestIds) {
-    problems.push({ code: "request_ids_too_many", path: "requestIds", message: `${requestIds.length} request ids; ListJobs takes at most ${LIMITS.listJobsMaxRequestIds}`, severity: "error" });
+    problems.push(
+      issue(
+        "request_ids_too_many",
+        "requestIds",
+        `${requestIds.length} request ids; ListJobs takes at most ${LIMITS.listJobsMaxRequestIds}, so split them over several calls`,
+      ),
+    );
   }
-  if (!Number.isInteger(offset) || offset < 0) problems.push({ code: "offset_invalid", path: "offset", message: "offset must be a whole number of 0 or more", severity: "error" });
+  requestIds.forEach((id, index) => {
+    // The ids travel comma-separated: an empty id or one with a comma would silently become other ids.
+    if (typeof id !== "string" || id.length === 0 || id.includes(",")) {
+      problems.push(
+        issue(
+          "request_id_invalid",
+          `requestIds[${index}]`,
+          "a request id must be a non-empty string without commas",
+        ),
+      );
+    }
+  });
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    problems.push(issue("offset_invalid", "offset", "offset must be a whole number of 0 or more"));
+  }
   if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.listJobsMaxLimit) {
-    problems.push({ code: "limit_invalid", path: "limit", message: `limit must be a whole number from 1 to ${LIMITS.listJobsMaxLimit}`, severity: "error" });
+    problems.push(
+      issue("limit_invalid", "limit", `limit must be a whole number from 1 to ${LIMITS.listJobsMaxLimit}`),
+    );
   }
   if (problems.length > 0) throw new CphValidationError(problems);
-  const query = new URLSearchParams({ request_ids: requestIds.join(","), offset: String(offset), limit: String(limit) });
-  return { method: "GET", url: `${base(options)}/jobs?${query.toString().replaceAll("%2C", ",")}`, headers: {} };
+  const ids = requestIds.map(encodeURIComponent).join(",");
+  return {
+    method: "GET",
+    url: `${base(options)}/jobs?request_ids=${ids}&offset=${offset}&limit=${limit}`,
+    headers: {},
+  };
 }
 
 export interface IamPasswordAuth {
@@ -94,7 +147,9 @@ export function buildIamTokenRequest(options: IamPasswordAuth): HttpRequest {
     auth: {
       identity: {
         methods: ["password"],
-        password: { user: { domain: { name: options.domainName }, name: options.userName, password: options.password } },
+        password: {
+          user: { domain: { name: options.domainName }, name: options.userName, password: options.password },
+        },
       },
       scope: { project: options.project },
     },
@@ -117,7 +172,9 @@ export interface BatchOptions {
 /**
  * Packs storage infos into request-sized batches, in order: at most `batchSize` each, never over
  * `maxBodyBytes`, and a phone id at most once per batch (a repeat starts a new batch). Feed it
- * one info at a time, so any number of phones streams through.
+ * one info at a time, so any number of phones streams through. A single info whose body alone is
+ * over `maxBodyBytes` cannot be sent at all: `add` throws a `CphValidationError`
+ * (`storage_info_too_large`, path `storage_infos[n]`, n counting every info added).
  */
 export class StorageInfoBatcher {
   readonly #batchSize: number;
@@ -125,18 +182,42 @@ export class StorageInfoBatcher {
   #current: StorageInfo[] = [];
   #bytes: number = ENVELOPE_BYTES;
   #phoneIds = new Set<string>();
+  #added = 0;
 
   constructor(options: BatchOptions = {}) {
     this.#batchSize = options.batchSize ?? LIMITS.defaultPhonesPerRequest;
     this.#maxBodyBytes = options.maxBodyBytes ?? LIMITS.maxBodyBytes;
+    const problems: ValidationIssue[] = [];
     if (!Number.isInteger(this.#batchSize) || this.#batchSize < 1) {
-      throw new CphValidationError([{ code: "storage_infos_too_many", path: "batchSize", message: "batchSize must be a whole number of 1 or more", severity: "error" }]);
+      problems.push(
+        issue("storage_infos_too_many", "batchSize", "batchSize must be a whole number of 1 or more"),
+      );
     }
+    if (!Number.isInteger(this.#maxBodyBytes) || this.#maxBodyBytes < ENVELOPE_BYTES) {
+      problems.push(
+        issue(
+          "body_too_large",
+          "maxBodyBytes",
+          `maxBodyBytes must be a whole number of ${ENVELOPE_BYTES} or more`,
+        ),
+      );
+    }
+    if (problems.length > 0) throw new CphValidationError(problems);
   }
 
   /** Adds one info; returns a finished batch when one is complete. */
   add(info: StorageInfo): StorageInfo[] | undefined {
-    const size = utf8Length(serializeStorageInfo(info));
+    const size = storageInfoJsonBytes(info);
+    const index = this.#added++;
+    if (ENVELOPE_BYTES + size > this.#maxBodyBytes) {
+      throw new CphValidationError([
+        issue(
+          "storage_info_too_large",
+          `storage_infos[${index}]`,
+          `phone ${info.phone_id}'s request body alone would be ${ENVELOPE_BYTES + size} bytes, over the ${this.#maxBodyBytes}-byte limit; list fewer or shorter paths`,
+        ),
+      ]);
+    }
     let full: StorageInfo[] | undefined;
     if (
       this.#current.length > 0 &&
@@ -164,7 +245,10 @@ export class StorageInfoBatcher {
 }
 
 /** Splits any number of storage infos into request-sized batches (see `StorageInfoBatcher`). */
-export function* chunkStorageInfos(infos: Iterable<StorageInfo>, options: BatchOptions = {}): Generator<StorageInfo[]> {
+export function* chunkStorageInfos(
+  infos: Iterable<StorageInfo>,
+  options: BatchOptions = {},
+): Generator<StorageInfo[]> {
   const batcher = new StorageInfoBatcher(options);
   for (const info of infos) {
     const batch = batcher.add(info);

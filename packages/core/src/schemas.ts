@@ -78,7 +78,10 @@ export const iamTokenRequestSchema = z.strictObject({
       }),
     }),
     scope: z.strictObject({
-      project: z.union([z.strictObject({ id: z.string().min(1) }), z.strictObject({ name: z.string().min(1) })]),
+      project: z.union([
+        z.strictObject({ id: z.string().min(1) }),
+        z.strictObject({ name: z.string().min(1) }),
+      ]),
     }),
   }),
 });
@@ -99,7 +102,10 @@ export const cphErrorBodySchema = z.union([
   z.object({ error_code: z.string(), error_msg: z.string().nullish(), request_id: optionalString }),
   z.object({ errorCode: z.string(), errorMsg: z.string().nullish(), request_id: optionalString }),
   z.object({ code: z.string(), message: z.string().nullish(), request_id: optionalString }),
-  z.object({ error: z.object({ code: z.string(), message: z.string().nullish() }), request_id: optionalString }),
+  z.object({
+    error: z.object({ code: z.string(), message: z.string().nullish() }),
+    request_id: optionalString,
+  }),
 ]);
 export type CphErrorBody = z.infer<typeof cphErrorBodySchema>;
 

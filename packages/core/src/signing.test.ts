@@ -46,18 +46,23 @@ describe("official signing vectors", () => {
     expect(authorization).toBe(vector.expectedAuthorization);
   });
 
-  it.each(vectors.vectors.map((vector) => [vector.name, vector] as const))("%s verifies", async (_name, vector) => {
-    const search = vector.query.map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`).join("&");
-    const result = await verifySignature({
-      method: vector.method,
-      url: search ? `${vector.path}?${search}` : vector.path,
-      headers: { ...vector.headers, Authorization: vector.expectedAuthorization },
-      body: utf8Bytes(vector.body),
-      lookup: (accessKey) => (accessKey === vector.ak ? { accessKey, secretKey: vector.sk } : undefined),
-      now: parseSdkDate(vector.headers["X-Sdk-Date"]!)!,
-    });
-    expect(result).toEqual({ ok: true, accessKey: vector.ak, signedHeaders: expect.any(Array) });
-  });
+  it.each(vectors.vectors.map((vector) => [vector.name, vector] as const))(
+    "%s verifies",
+    async (_name, vector) => {
+      const search = vector.query
+        .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`)
+        .join("&");
+      const result = await verifySignature({
+        method: vector.method,
+        url: search ? `${vector.path}?${search}` : vector.path,
+        headers: { ...vector.headers, Authorization: vector.expectedAuthorization },
+        body: utf8Bytes(vector.body),
+        lookup: (accessKey) => (accessKey === vector.ak ? { accessKey, secretKey: vector.sk } : undefined),
+        now: parseSdkDate(vector.headers["X-Sdk-Date"]!)!,
+      });
+      expect(result).toEqual({ ok: true, accessKey: vector.ak, signedHeaders: expect.any(Array) });
+    },
+  );
 
   it("reproduces the canonical query vector", () => {
     expect(canonicalQuery(vectors.canonicalQueryVector.input)).toBe(vectors.canonicalQueryVector.expected);
@@ -65,12 +70,15 @@ describe("official signing vectors", () => {
 });
 
 describe("SDK dates", () => {
-  test.prop([fc.date({ min: new Date("1970-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true })])(
-    "format then parse keeps the second",
-    (date) => {
-      expect(parseSdkDate(formatSdkDate(date))?.getTime()).toBe(Math.floor(date.getTime() / 1000) * 1000);
-    },
-  );
+  test.prop([
+    fc.date({
+      min: new Date("1970-01-01T00:00:00Z"),
+      max: new Date("9999-12-31T23:59:59Z"),
+      noInvalidDate: true,
+    }),
+  ])("format then parse keeps the second", (date) => {
+    expect(parseSdkDate(formatSdkDate(date))?.getTime()).toBe(Math.floor(date.getTime() / 1000) * 1000);
+  });
   it("refuses impossible dates", () => {
     expect(parseSdkDate("20230231T000000Z")).toBeUndefined();
     expect(parseSdkDate("2023-02-01T00:00:00Z")).toBeUndefined();
@@ -82,11 +90,18 @@ const now = new Date("2026-01-02T03:04:05Z");
 const lookup = (accessKey: string) => (accessKey === credentials.accessKey ? credentials : undefined);
 
 async function signedSample(body: string) {
-  const request = buildBatchExportRequest({ endpoint: "https://cph.cn-north-4.myhuaweicloud.com", projectId: "p1", storageInfos: [] });
+  const request = buildBatchExportRequest({
+    endpoint: "https://cph.cn-north-4.myhuaweicloud.com",
+    projectId: "p1",
+    storageInfos: [],
+  });
   return signRequest({ ...request, body: utf8Bytes(body) }, { ...credentials, date: now, projectId: "p1" });
 }
 
-function verifyRequest(request: Awaited<ReturnType<typeof signedSample>>, overrides: { body?: Uint8Array; url?: string; now?: Date } = {}) {
+function verifyRequest(
+  request: Awaited<ReturnType<typeof signedSample>>,
+  overrides: { body?: Uint8Array; url?: string; now?: Date } = {},
+) {
   const url = new URL(request.url);
   return verifySignature({
     method: request.method,
@@ -116,16 +131,16 @@ describe("sign then verify", () => {
     },
   );
 
-  test.prop([fc.constantFrom("host", "x-sdk-date", "x-project-id", "content-type"), fc.string({ minLength: 1, maxLength: 10 })])(
-    "changing a signed header value breaks the signature",
-    async (header, suffix) => {
-      const signed = await signedSample("{}");
-      const name = Object.keys(signed.headers).find((key) => key.toLowerCase() === header)!;
-      const headers = { ...signed.headers, [name]: `${signed.headers[name]}${suffix.replace(/\s/g, "x")}` };
-      const result = await verifyRequest({ ...signed, headers });
-      expect(result.ok).toBe(false);
-    },
-  );
+  test.prop([
+    fc.constantFrom("host", "x-sdk-date", "x-project-id", "content-type"),
+    fc.string({ minLength: 1, maxLength: 10 }),
+  ])("changing a signed header value breaks the signature", async (header, suffix) => {
+    const signed = await signedSample("{}");
+    const name = Object.keys(signed.headers).find((key) => key.toLowerCase() === header)!;
+    const headers = { ...signed.headers, [name]: `${signed.headers[name]}${suffix.replace(/\s/g, "x")}` };
+    const result = await verifyRequest({ ...signed, headers });
+    expect(result.ok).toBe(false);
+  });
 
   it("refuses a date more than 15 minutes off with APIGW.0303", async () => {
     const signed = await signedSample("{}");
@@ -139,15 +154,30 @@ describe("sign then verify", () => {
     const signed = await signedSample("{}");
     expect((await verifyRequest(signed, { url: "/v1/p2/cloud-phone/phones/batch-storage" })).ok).toBe(false);
     const other = await signRequest(signed, { accessKey: "OTHER", secretKey: "x", date: now });
-    expect(await verifyRequest(other)).toMatchObject({ ok: false, errorCode: "APIGW.0301", reason: "unknown access key" });
+    expect(await verifyRequest(other)).toMatchObject({
+      ok: false,
+      errorCode: "APIGW.0301",
+      reason: "unknown access key",
+    });
   });
 
   it("requires the signed security token of temporary keys", async () => {
     const temporary = { ...credentials, securityToken: "security-token-value" };
-    const request = buildBatchExportRequest({ endpoint: "https://cph.example", projectId: "p1", storageInfos: [] });
+    const request = buildBatchExportRequest({
+      endpoint: "https://cph.example",
+      projectId: "p1",
+      storageInfos: [],
+    });
     const signed = await signRequest(request, { ...temporary, date: now });
     const check = (headers: Record<string, string>) =>
-      verifySignature({ method: "POST", url: new URL(signed.url).pathname, headers, body: signed.body!, lookup: () => temporary, now });
+      verifySignature({
+        method: "POST",
+        url: new URL(signed.url).pathname,
+        headers,
+        body: signed.body!,
+        lookup: () => temporary,
+        now,
+      });
     expect((await check(signed.headers)).ok).toBe(true);
     const { "X-Security-Token": _token, ...withoutToken } = signed.headers;
     expect((await check(withoutToken)).ok).toBe(false);

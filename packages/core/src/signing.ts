@@ -12,7 +12,10 @@ export interface SigningCredentials {
 
 /** RFC 3986 encoding: unreserved characters kept, everything else as uppercase `%XX`. */
 export function percentEncode(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 function safeDecode(value: string): string {
@@ -25,7 +28,10 @@ function safeDecode(value: string): string {
 
 /** The canonical URI: each segment decoded then encoded, always ending in `/`. */
 export function canonicalUri(path: string): string {
-  const encoded = path.split("/").map((segment) => percentEncode(safeDecode(segment))).join("/");
+  const encoded = path
+    .split("/")
+    .map((segment) => percentEncode(safeDecode(segment)))
+    .join("/");
   return encoded.endsWith("/") ? encoded : `${encoded}/`;
 }
 
@@ -46,12 +52,15 @@ export function canonicalQuery(pairs: ReadonlyArray<readonly [string, string]>):
 export function queryPairs(search: string): Array<[string, string]> {
   const text = search.startsWith("?") ? search.slice(1) : search;
   if (!text) return [];
-  return text.split("&").filter(Boolean).map((part) => {
-    const eq = part.indexOf("=");
-    const key = eq === -1 ? part : part.slice(0, eq);
-    const value = eq === -1 ? "" : part.slice(eq + 1);
-    return [safeDecode(key), safeDecode(value)];
-  });
+  return text
+    .split("&")
+    .filter(Boolean)
+    .map((part) => {
+      const eq = part.indexOf("=");
+      const key = eq === -1 ? part : part.slice(0, eq);
+      const value = eq === -1 ? "" : part.slice(eq + 1);
+      return [safeDecode(key), safeDecode(value)];
+    });
 }
 
 function lowerCaseHeaders(headers: Record<string, string>): Map<string, string> {
@@ -106,7 +115,9 @@ async function hmacHex(key: string, message: string): Promise<string> {
 }
 
 /** The hex signature of a request (steps 2-8). */
-export async function computeSignature(input: CanonicalInput & { secretKey: string; sdkDate: string }): Promise<string> {
+export async function computeSignature(
+  input: CanonicalInput & { secretKey: string; sdkDate: string },
+): Promise<string> {
   const canonical = await canonicalRequest(input);
   const stringToSign = `${SIGNING_ALGORITHM}\n${input.sdkDate}\n${await sha256Hex(utf8Bytes(canonical))}`;
   return hmacHex(input.secretKey, stringToSign);
@@ -114,14 +125,25 @@ export async function computeSignature(input: CanonicalInput & { secretKey: stri
 
 /** `YYYYMMDDTHHMMSSZ` in UTC. */
 export function formatSdkDate(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  return date
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 }
 
 /** Parses `YYYYMMDDTHHMMSSZ`; undefined when malformed. */
 export function parseSdkDate(value: string): Date | undefined {
   const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   if (!match) return undefined;
-  const [, y, mo, d, h, mi, s] = match.map(Number) as [number, number, number, number, number, number, number];
+  const [, y, mo, d, h, mi, s] = match.map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
   return date.getUTCMonth() === mo - 1 && date.getUTCDate() === d ? date : undefined;
 }
@@ -141,9 +163,13 @@ export interface SignOptions extends SigningCredentials {
  */
 export async function signRequest(request: HttpRequest, options: SignOptions): Promise<HttpRequest> {
   const url = new URL(request.url);
+  // Headers this call sets replace any earlier value in any letter case, so that re-signing a
+  // request (a retry) never sends two X-Sdk-Date headers.
+  const replaced = new Set(["authorization", "x-sdk-date"]);
+  if (options.securityToken) replaced.add("x-security-token");
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
-    if (name.toLowerCase() !== "authorization") headers[name] = value;
+    if (!replaced.has(name.toLowerCase())) headers[name] = value;
   }
   const has = (name: string) => Object.keys(headers).some((key) => key.toLowerCase() === name);
   if (!has("host")) headers["Host"] = url.host;
@@ -223,26 +249,45 @@ export type VerifyResult =
 export async function verifySignature(input: VerifyInput): Promise<VerifyResult> {
   const headers = lowerCaseHeaders(input.headers);
   const parsed = parseAuthorization(headers.get("authorization") ?? "");
-  if (!parsed) return { ok: false, errorCode: "APIGW.0301", reason: "missing or malformed SDK-HMAC-SHA256 Authorization header" };
+  if (!parsed)
+    return {
+      ok: false,
+      errorCode: "APIGW.0301",
+      reason: "missing or malformed SDK-HMAC-SHA256 Authorization header",
+    };
   if (!parsed.signedHeaders.includes("x-sdk-date")) {
     return { ok: false, errorCode: "APIGW.0301", reason: "x-sdk-date is not among the signed headers" };
   }
   const sdkDate = headers.get("x-sdk-date") ?? "";
   const date = parseSdkDate(sdkDate);
-  if (!date) return { ok: false, errorCode: "APIGW.0303", reason: "X-Sdk-Date is missing or not YYYYMMDDTHHMMSSZ" };
+  if (!date)
+    return { ok: false, errorCode: "APIGW.0303", reason: "X-Sdk-Date is missing or not YYYYMMDDTHHMMSSZ" };
   const skew = Math.abs((input.now ?? new Date()).getTime() - date.getTime());
   if (skew > (input.maxSkewMs ?? 15 * 60 * 1000)) {
-    return { ok: false, errorCode: "APIGW.0303", reason: "X-Sdk-Date is more than 15 minutes off the server clock" };
+    return {
+      ok: false,
+      errorCode: "APIGW.0303",
+      reason: "X-Sdk-Date is more than 15 minutes off the server clock",
+    };
   }
   for (const name of parsed.signedHeaders) {
-    if (!headers.has(name)) return { ok: false, errorCode: "APIGW.0301", reason: `signed header ${name} is missing` };
+    if (!headers.has(name))
+      return { ok: false, errorCode: "APIGW.0301", reason: `signed header ${name} is missing` };
   }
   const credentials = await input.lookup(parsed.accessKey);
   if (!credentials) return { ok: false, errorCode: "APIGW.0301", reason: "unknown access key" };
   if (credentials.securityToken !== undefined) {
     const token = headers.get("x-security-token");
-    if (!parsed.signedHeaders.includes("x-security-token") || token === undefined || !timingSafeEqual(token, credentials.securityToken)) {
-      return { ok: false, errorCode: "APIGW.0301", reason: "temporary key without its signed security token" };
+    if (
+      !parsed.signedHeaders.includes("x-security-token") ||
+      token === undefined ||
+      !timingSafeEqual(token, credentials.securityToken)
+    ) {
+      return {
+        ok: false,
+        errorCode: "APIGW.0301",
+        reason: "temporary key without its signed security token",
+      };
     }
   }
   const url = new URL(input.url, "http://verify.invalid");

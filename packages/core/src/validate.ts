@@ -1,10 +1,25 @@
 import { utf8Length } from "./bytes.js";
-import { checkDevicePath, describeChar, type DevicePathOptions } from "./device-path.js";
+import {
+  type CompiledRoots,
+  checkDevicePath,
+  describeBadChars,
+  type DevicePathOptions,
+  isAcceptedDevicePath,
+  quote,
+  rootsFor,
+} from "./device-path.js";
 import { IssueCollector, joinPath, type ValidationResult } from "./issues.js";
 import { LIMITS } from "./limits.js";
-import { checkBucketName, checkObjectPath } from "./obs.js";
+import {
+  checkBucketName,
+  checkObjectPath,
+  checkObjectPathWarnings,
+  isAcceptedBucketName,
+  isAcceptedObjectPath,
+  isPlainObjectPath,
+} from "./obs.js";
 import type { BatchExportRequest, BatchImportRequest, RestoreInfo, StorageInfo } from "./schemas.js";
-import { serializeStorageInfo } from "./serialize.js";
+import { ENVELOPE_BYTES, validStorageInfoJsonBytes } from "./serialize.js";
 
 export interface ValidationOptions extends DevicePathOptions {
   /** Most storage infos in one request; default 100 (unconfirmed upstream). */
@@ -14,8 +29,26 @@ export interface ValidationOptions extends DevicePathOptions {
 }
 
 const PHONE_ID_CHARSET = /^[A-Za-z0-9_-]*$/;
-const STORAGE_INFO_KEYS = new Set(["phone_id", "include_files", "exclude_files", "bucket_name", "object_path"]);
+const STORAGE_INFO_KEYS = new Set([
+  "phone_id",
+  "include_files",
+  "exclude_files",
+  "bucket_name",
+  "object_path",
+]);
 const RESTORE_INFO_KEYS = new Set(["phone_id", "bucket_name", "object_path"]);
+const EXPORT_BODY_KEYS = new Set(["storage_infos"]);
+const IMPORT_BODY_KEYS = new Set(["restore_infos"]);
+
+/** The options of one validation run, resolved once rather than per path. */
+interface Context {
+  roots: CompiledRoots;
+  maxBodyBytes: number;
+}
+
+function contextFor(options: ValidationOptions): Context {
+  return { roots: rootsFor(options), maxBodyBytes: options.maxBodyBytes ?? LIMITS.maxBodyBytes };
+}
 
 type Shape = Record<string, unknown>;
 
@@ -30,9 +63,13 @@ function typeName(value: unknown): string {
 }
 
 function checkUnknownKeys(value: Shape, allowed: Set<string>, path: string, collector: IssueCollector): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.has(key)) {
-      collector.error("unrecognized_key", joinPath(path, key), `unknown field "${key}"; allowed: ${[...allowed].join(", ")}`);
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && !allowed.has(key)) {
+      collector.error(
+        "unrecognized_key",
+        joinPath(path, key),
+        `unknown field ${quote(key)}; the allowed fields are ${[...allowed].join(", ")}`,
+      );
     }
   }
 }
@@ -51,21 +88,30 @@ function readString(value: Shape, key: string, path: string, collector: IssueCol
   return field;
 }
 
+/** The charset is ASCII, so a phone id of the right charset has as many bytes as characters. */
+function isAcceptedPhoneId(value: string): boolean {
+  return value.length > 0 && value.length <= LIMITS.phoneIdMaxBytes && PHONE_ID_CHARSET.test(value);
+}
+
 function checkPhoneId(value: string, path: string, collector: IssueCollector): void {
+  if (isAcceptedPhoneId(value)) return;
   if (value.length === 0) {
     collector.error("phone_id_empty", path, "phone_id is empty");
     return;
   }
   const bytes = utf8Length(value);
   if (bytes > LIMITS.phoneIdMaxBytes) {
-    collector.error("phone_id_too_long", path, `phone_id is ${bytes} bytes long; at most ${LIMITS.phoneIdMaxBytes} are allowed`);
+    collector.error(
+      "phone_id_too_long",
+      path,
+      `phone_id is ${bytes} bytes long; at most ${LIMITS.phoneIdMaxBytes} are allowed`,
+    );
   }
   if (!PHONE_ID_CHARSET.test(value)) {
-    const bad = [...new Set([...value].filter((char) => !PHONE_ID_CHARSET.test(char)))];
     collector.error(
       "phone_id_charset",
       path,
-      `phone_id "${value}" contains ${bad.map(describeChar).join(", ")}; phone ids are letters, digits, - and _`,
+      `phone_id ${quote(value)} contains ${describeBadChars(value, PHONE_ID_CHARSET)}; phone ids are letters, digits, - and _`,
     );
   }
 }
@@ -75,72 +121,135 @@ function checkPathList(
   key: "include_files" | "exclude_files",
   path: string,
   collector: IssueCollector,
-  options: ValidationOptions,
-): string[] | undefined {
+  roots: CompiledRoots,
+): void {
   const field = value[key];
   const fieldPath = joinPath(path, key);
   if (field === undefined) {
-    if (key === "include_files") collector.error("required", fieldPath, "include_files is required: list the paths to export");
-    return undefined;
+    if (key === "include_files")
+      collector.error("required", fieldPath, "include_files is required: list the paths to export");
+    return;
   }
   if (!Array.isArray(field)) {
     collector.error("invalid_type", fieldPath, `${key} must be an array of paths, not ${typeName(field)}`);
-    return undefined;
+    return;
   }
   if (key === "include_files" && field.length === 0) {
-    collector.error("include_files_empty", fieldPath, "include_files is empty; list at least one path under /data or /cache");
+    collector.error(
+      "include_files_empty",
+      fieldPath,
+      "include_files is empty; list at least one path under /data or /cache",
+    );
   }
-  field.forEach((item, index) => {
-    const itemPath = joinPath(fieldPath, index);
+  for (let index = 0; index < field.length; index++) {
+    const item: unknown = field[index];
     if (typeof item !== "string") {
-      collector.error("invalid_type", itemPath, `each path must be a string, not ${typeName(item)}`);
-      return;
+      collector.error(
+        "invalid_type",
+        joinPath(fieldPath, index),
+        `each path must be a string, not ${typeName(item)}`,
+      );
+    } else {
+      // The path string is only built when there is an issue to report.
+      const before = collector.errors.length;
+      checkDevicePath(item, "", collector, roots);
+      for (let issue = before; issue < collector.errors.length; issue++) {
+        collector.errors[issue]!.path = joinPath(fieldPath, index);
+      }
     }
-    checkDevicePath(item, itemPath, collector, options);
-  });
-  return field as string[];
+  }
 }
 
-/** Checks one storage info and records its issues under `path` (e.g. `storage_infos[3]`). */
-export function checkStorageInfo(
+function isAcceptedPathList(value: unknown, roots: CompiledRoots): boolean {
+  if (!Array.isArray(value)) return false;
+  for (let index = 0; index < value.length; index++) {
+    const item: unknown = value[index];
+    if (typeof item !== "string" || !isAcceptedDevicePath(item, roots)) return false;
+  }
+  return true;
+}
+
+/**
+ * True when a storage info has no error at all, tested without building a path or a message.
+ * Validation runs this first and explains with the `check*` functions only when it is false;
+ * both use the same per-field predicates, so they cannot disagree on a field.
+ */
+function isAcceptedStorageInfo(info: Shape, roots: CompiledRoots): boolean {
+  for (const key in info) if (!STORAGE_INFO_KEYS.has(key)) return false;
+  const { phone_id, include_files, exclude_files, bucket_name, object_path } = info;
+  return (
+    typeof phone_id === "string" &&
+    isAcceptedPhoneId(phone_id) &&
+    Array.isArray(include_files) &&
+    include_files.length > 0 &&
+    isAcceptedPathList(include_files, roots) &&
+    (exclude_files === undefined || isAcceptedPathList(exclude_files, roots)) &&
+    typeof bucket_name === "string" &&
+    isAcceptedBucketName(bucket_name) &&
+    typeof object_path === "string" &&
+    isAcceptedObjectPath(object_path)
+  );
+}
+
+/**
+ * Checks one storage info and records its issues under `path` (e.g. `storage_infos[3]`).
+ * Returns its body size in bytes when it is valid, for the request-level size check.
+ */
+function checkStorageInfo(
   input: unknown,
   path: string,
   collector: IssueCollector,
-  options: ValidationOptions = {},
-): void {
+  context: Context,
+): number | undefined {
   if (!isRecord(input)) {
     collector.error("invalid_type", path, `each storage info must be an object, not ${typeName(input)}`);
-    return;
+    return undefined;
   }
+  if (isAcceptedStorageInfo(input, context.roots)) {
+    const objectPath = input["object_path"] as string;
+    if (!isPlainObjectPath(objectPath))
+      checkObjectPathWarnings(objectPath, joinPath(path, "object_path"), collector);
+    return sizeChecked(input as unknown as StorageInfo, path, collector, context);
+  }
+  const before = collector.errors.length;
   checkUnknownKeys(input, STORAGE_INFO_KEYS, path, collector);
   const phoneId = readString(input, "phone_id", path, collector);
   if (phoneId !== undefined) checkPhoneId(phoneId, joinPath(path, "phone_id"), collector);
-  checkPathList(input, "include_files", path, collector, options);
-  checkPathList(input, "exclude_files", path, collector, options);
+  checkPathList(input, "include_files", path, collector, context.roots);
+  checkPathList(input, "exclude_files", path, collector, context.roots);
   const bucket = readString(input, "bucket_name", path, collector);
   if (bucket !== undefined) checkBucketName(bucket, joinPath(path, "bucket_name"), collector);
   const objectPath = readString(input, "object_path", path, collector);
   if (objectPath !== undefined) checkObjectPath(objectPath, joinPath(path, "object_path"), collector);
-  if (collector.errors.length === 0) {
-    const maxBodyBytes = options.maxBodyBytes ?? LIMITS.maxBodyBytes;
-    const bytes = utf8Length(serializeStorageInfo(input as unknown as StorageInfo)) + ENVELOPE_BYTES;
-    if (bytes > maxBodyBytes) {
-      collector.error(
-        "storage_info_too_large",
-        path,
-        `this phone's request body alone would be ${bytes} bytes, over the ${maxBodyBytes}-byte limit; use fewer paths`,
-      );
-    }
-  }
+  // Earlier storage infos' errors are in the same collector: only this one's count here.
+  if (collector.errors.length !== before) return undefined;
+  return sizeChecked(input as unknown as StorageInfo, path, collector, context);
 }
 
-/** `{"storage_infos":[` + `]}`. */
-export const ENVELOPE_BYTES = '{"storage_infos":[]}'.length;
+/** The info's body size, or an error when it alone would be over the body limit. */
+function sizeChecked(
+  info: StorageInfo,
+  path: string,
+  collector: IssueCollector,
+  context: Context,
+): number | undefined {
+  const bytes = validStorageInfoJsonBytes(info);
+  if (ENVELOPE_BYTES + bytes <= context.maxBodyBytes) return bytes;
+  collector.error(
+    "storage_info_too_large",
+    path,
+    `this phone's request body alone would be ${ENVELOPE_BYTES + bytes} bytes, over the ${context.maxBodyBytes}-byte limit; list fewer or shorter paths`,
+  );
+  return undefined;
+}
 
 /** Validates one storage info on its own. */
-export function validateStorageInfo(input: unknown, options: ValidationOptions = {}): ValidationResult<StorageInfo> {
+export function validateStorageInfo(
+  input: unknown,
+  options: ValidationOptions = {},
+): ValidationResult<StorageInfo> {
   const collector = new IssueCollector();
-  checkStorageInfo(input, "", collector, options);
+  checkStorageInfo(input, "", collector, contextFor(options));
   return collector.result(input as StorageInfo);
 }
 
@@ -157,27 +266,47 @@ export function validateBatchExportRequest(
     collector.error("invalid_type", "", `the request body must be an object, not ${typeName(input)}`);
     return collector.result(input as BatchExportRequest);
   }
-  checkUnknownKeys(input, new Set(["storage_infos"]), "", collector);
+  checkUnknownKeys(input, EXPORT_BODY_KEYS, "", collector);
   const infos = input["storage_infos"];
   if (infos === undefined) {
     collector.error("required", "storage_infos", "storage_infos is required");
     return collector.result(input as BatchExportRequest);
   }
   if (!Array.isArray(infos)) {
-    collector.error("invalid_type", "storage_infos", `storage_infos must be an array, not ${typeName(infos)}`);
+    collector.error(
+      "invalid_type",
+      "storage_infos",
+      `storage_infos must be an array, not ${typeName(infos)}`,
+    );
     return collector.result(input as BatchExportRequest);
   }
-  if (infos.length === 0) collector.error("storage_infos_empty", "storage_infos", "storage_infos is empty; give at least one phone");
+  if (infos.length === 0)
+    collector.error(
+      "storage_infos_empty",
+      "storage_infos",
+      "storage_infos is empty; give at least one phone",
+    );
   const max = options.maxPhonesPerRequest ?? LIMITS.defaultPhonesPerRequest;
   if (infos.length > max) {
-    collector.error("storage_infos_too_many", "storage_infos", `${infos.length} phones in one request; at most ${max} are allowed`);
+    collector.error(
+      "storage_infos_too_many",
+      "storage_infos",
+      `${infos.length} phones in one request; at most ${max} are allowed`,
+    );
   }
+  const context = contextFor(options);
   const firstIndexByPhone = new Map<string, number>();
-  const firstIndexByObject = new Map<string, number>();
-  infos.forEach((info, index) => {
+  // bucket -> object path -> first index; nested rather than a joined key, which costs a string per phone.
+  const firstIndexByObject = new Map<string, Map<string, number>>();
+  // The body's size from the sizes of its storage infos: envelope, infos and the commas between.
+  let bodyBytes: number | undefined = ENVELOPE_BYTES + Math.max(0, infos.length - 1);
+  // A for loop, not forEach: forEach would skip the holes of a sparse array, unvalidated.
+  for (let index = 0; index < infos.length; index++) {
+    const info: unknown = infos[index];
     const path = joinPath("storage_infos", index);
-    checkStorageInfo(info, path, collector, options);
-    if (!isRecord(info)) return;
+    const bytes = checkStorageInfo(info, path, collector, context);
+    bodyBytes = bytes === undefined || bodyBytes === undefined ? undefined : bodyBytes + bytes;
+    if (!isRecord(info)) continue;
     const phoneId = info["phone_id"];
     if (typeof phoneId === "string" && phoneId.length > 0) {
       const first = firstIndexByPhone.get(phoneId);
@@ -186,31 +315,35 @@ export function validateBatchExportRequest(
         collector.error(
           "phone_id_duplicate",
           joinPath(path, "phone_id"),
-          `phone ${phoneId} is already in storage_infos[${first}]; one request may name a phone once`,
+          `phone ${quote(phoneId)} is already in storage_infos[${first}]; one request may name a phone once, so merge the two or send them in separate requests`,
         );
       }
     }
     const bucket = info["bucket_name"];
     const objectPath = info["object_path"];
     if (typeof bucket === "string" && typeof objectPath === "string") {
-      const key = `${bucket}\u0000${objectPath}`;
-      const first = firstIndexByObject.get(key);
-      if (first === undefined) firstIndexByObject.set(key, index);
+      let objects = firstIndexByObject.get(bucket);
+      if (objects === undefined) {
+        objects = new Map();
+        firstIndexByObject.set(bucket, objects);
+      }
+      const first = objects.get(objectPath);
+      if (first === undefined) objects.set(objectPath, index);
       else {
         collector.warn(
           "object_path_duplicate",
           joinPath(path, "object_path"),
-          `storage_infos[${first}] writes the same object ${bucket}/${objectPath}; one archive would overwrite the other`,
+          `storage_infos[${first}] writes the same object ${quote(`${bucket}/${objectPath}`)}; one archive would overwrite the other`,
         );
       }
     }
-  });
-  const maxBodyBytes = options.maxBodyBytes ?? LIMITS.maxBodyBytes;
-  if (collector.errors.length === 0) {
-    const bytes = utf8Length(JSON.stringify(input));
-    if (bytes > maxBodyBytes) {
-      collector.error("body_too_large", "storage_infos", `the body is ${bytes} bytes, over the ${maxBodyBytes}-byte limit`);
-    }
+  }
+  if (bodyBytes !== undefined && bodyBytes > context.maxBodyBytes) {
+    collector.error(
+      "body_too_large",
+      "storage_infos",
+      `the body would be ${bodyBytes} bytes, over the ${context.maxBodyBytes}-byte limit; send fewer phones per request`,
+    );
   }
   return collector.result(input as BatchExportRequest);
 }
@@ -225,38 +358,59 @@ export function validateBatchImportRequest(
     collector.error("invalid_type", "", `the request body must be an object, not ${typeName(input)}`);
     return collector.result(input as BatchImportRequest);
   }
-  checkUnknownKeys(input, new Set(["restore_infos"]), "", collector);
+  checkUnknownKeys(input, IMPORT_BODY_KEYS, "", collector);
   const infos = input["restore_infos"];
   if (!Array.isArray(infos)) {
     if (infos === undefined) collector.error("required", "restore_infos", "restore_infos is required");
-    else collector.error("invalid_type", "restore_infos", `restore_infos must be an array, not ${typeName(infos)}`);
+    else
+      collector.error(
+        "invalid_type",
+        "restore_infos",
+        `restore_infos must be an array, not ${typeName(infos)}`,
+      );
     return collector.result(input as BatchImportRequest);
   }
-  if (infos.length === 0) collector.error("storage_infos_empty", "restore_infos", "restore_infos is empty; give at least one phone");
+  if (infos.length === 0)
+    collector.error(
+      "storage_infos_empty",
+      "restore_infos",
+      "restore_infos is empty; give at least one phone",
+    );
   const max = options.maxPhonesPerRequest ?? LIMITS.defaultPhonesPerRequest;
   if (infos.length > max) {
-    collector.error("storage_infos_too_many", "restore_infos", `${infos.length} phones in one request; at most ${max} are allowed`);
+    collector.error(
+      "storage_infos_too_many",
+      "restore_infos",
+      `${infos.length} phones in one request; at most ${max} are allowed`,
+    );
   }
   const seen = new Map<string, number>();
-  infos.forEach((info: unknown, index) => {
+  for (let index = 0; index < infos.length; index++) {
+    const info: unknown = infos[index];
     const path = joinPath("restore_infos", index);
     if (!isRecord(info)) {
       collector.error("invalid_type", path, `each restore info must be an object, not ${typeName(info)}`);
-      return;
+      continue;
     }
     checkUnknownKeys(info, RESTORE_INFO_KEYS, path, collector);
     const phoneId = readString(info, "phone_id", path, collector);
-    if (phoneId !== undefined) {
-      checkPhoneId(phoneId, joinPath(path, "phone_id"), collector);
+    if (phoneId !== undefined) checkPhoneId(phoneId, joinPath(path, "phone_id"), collector);
+    if (phoneId) {
       const first = seen.get(phoneId);
       if (first === undefined) seen.set(phoneId, index);
-      else collector.error("phone_id_duplicate", joinPath(path, "phone_id"), `phone ${phoneId} is already in restore_infos[${first}]`);
+      else {
+        collector.error(
+          "phone_id_duplicate",
+          joinPath(path, "phone_id"),
+          `phone ${quote(phoneId)} is already in restore_infos[${first}]; one request may name a phone once`,
+        );
+      }
     }
     const bucket = readString(info, "bucket_name", path, collector);
     if (bucket !== undefined) checkBucketName(bucket, joinPath(path, "bucket_name"), collector);
     const objectPath = readString(info, "object_path", path, collector);
     if (objectPath !== undefined) checkObjectPath(objectPath, joinPath(path, "object_path"), collector);
-  });
+  }
   return collector.result(input as BatchImportRequest);
 }
 
