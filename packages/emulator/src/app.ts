@@ -1,5 +1,4 @@
 import type { IncomingMessage } from "node:http";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   iamTokenRequestSchema,
   LIMITS,
@@ -42,6 +41,10 @@ export type EmulatorApp = Hono<EmulatorEnv> & { close(): Promise<void> };
 /** Marks an answer whose connection is cut instead (the `dropRate` fault). */
 const DROP = Symbol("drop");
 type Answer = Response | typeof DROP;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 function cphTime(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, "Z");

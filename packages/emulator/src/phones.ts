@@ -51,7 +51,8 @@ const FILE_EXTENSIONS = [".bin", ".json", ".log", ".dat", ".txt"];
 // A path over 255 bytes: its tar member needs a pax header (ustar's name+prefix cannot hold it).
 const LONG_DIRECTORY =
   "files/offline/cache/very/deep/directory/structure/kept/by/the/demo/app/for/testing/long/tar/member/names/" +
-  "that/do/not/fit/into/the/hundred/byte/ustar/name/field/nor/into/its/hundred/and/fifty/five/byte/prefix/";
+  "that/do/not/fit/into/the/hundred/byte/ustar/name/field/nor/into/its/hundred/and/fifty/five/byte/prefix/" +
+  "so/the/archive/needs/a/pax/extended/header/";
 
 function pad(value: number, width = 2): string {
   return String(value).padStart(width, "0");
