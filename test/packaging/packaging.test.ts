@@ -1,7 +1,9 @@
 // The published packages as a stranger gets them: packed with pnpm, installed with plain npm into an empty
 // project outside the workspace, and run there with the Node that runs this suite (Node 20, and Node 24 in CI).
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Consumer, createConsumer, firstCodeBlock, packedManifest, published } from "./consumer.js";
 
@@ -21,6 +23,35 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(() => consumer?.remove());
+
+/** Starts an installed server bin and resolves with the URL from its first stdout line. */
+function startServer(
+  name: string,
+  args: string[],
+  firstLine: RegExp,
+): Promise<{ child: ChildProcess; url: string; stop: () => Promise<number | null> }> {
+  const child = consumer.startBin(name, args);
+  let stderr = "";
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    return exited;
+  };
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once("line", (line) => {
+      const match = firstLine.exec(line);
+      if (match?.[1]) resolve({ child, url: match[1], stop });
+      else void stop().then(() => reject(new Error(`${name} printed '${line}' first; stderr: ${stderr}`)));
+    });
+    void exited.then((code) =>
+      reject(new Error(`${name} exited with ${code} before listening; stderr: ${stderr}`)),
+    );
+  });
+}
 
 describe("the packed tarballs", () => {
   it("are exactly core, http-client, cli and emulator; the gateway is private", () => {
@@ -129,5 +160,86 @@ catch (error) { console.log(error.code); }
     );
     const result = await consumer.node([script]);
     expect(result.stdout.trim()).toBe("ERR_PACKAGE_PATH_NOT_EXPORTED");
+  });
+});
+
+describe("cph-emulator from its tarball", () => {
+  let emulator: Awaited<ReturnType<typeof startServer>>;
+
+  beforeAll(async () => {
+    emulator = await startServer(
+      "cph-emulator",
+      ["--port", "0", "--host", "127.0.0.1", "--data-dir", join(consumer.dir, "emulator-data")],
+      /^cph-emulator listening on (http:\/\/127\.0\.0\.1:\d+)$/,
+    );
+  }, 30_000);
+
+  afterAll(async () => {
+    await emulator?.stop();
+  });
+
+  it("answers POST /v3/auth/tokens with a token for the demo credentials", async () => {
+    const response = await fetch(`${emulator.url}/v3/auth/tokens`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json;charset=utf8" },
+      body: JSON.stringify({
+        auth: {
+          identity: {
+            methods: ["password"],
+            password: {
+              user: { domain: { name: "demo-account" }, name: "demo-user", password: "demo-password-0001" },
+            },
+          },
+          scope: { project: { id: "0123456789abcdef0123456789abcdef" } },
+        },
+      }),
+    });
+    expect(response.status).toBe(201);
+    expect(response.headers.get("x-subject-token")).toMatch(/\S{16,}/);
+    const wrong = await fetch(`${emulator.url}/v3/auth/tokens`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json;charset=utf8" },
+      body: JSON.stringify({
+        auth: {
+          identity: {
+            methods: ["password"],
+            password: {
+              user: { domain: { name: "demo-account" }, name: "demo-user", password: "wrong-password" },
+            },
+          },
+          scope: { project: { id: "0123456789abcdef0123456789abcdef" } },
+        },
+      }),
+    });
+    expect(wrong.status).toBe(401);
+  });
+
+  it("accepts a batch export that core's README example signs, sent with fetch", async () => {
+    const readme = join(consumer.dir, "node_modules", "@cph-export", "core", "README.md");
+    const example = firstCodeBlock(readme, "js");
+    const script = consumer.write(
+      "send-example.mjs",
+      `${example}
+import { parseBatchExportResponse } from "@cph-export/core";
+const response = await fetch(signed.url, { method: signed.method, headers: signed.headers, body: signed.body });
+const text = await response.text();
+const parsed = parseBatchExportResponse({ status: response.status, headers: Object.fromEntries(response.headers), bodyText: text });
+console.log(JSON.stringify({ status: response.status, jobs: parsed.jobs ?? null, text }));
+`,
+    );
+    const result = await consumer.node([script], {
+      CPH_ENDPOINT: emulator.url,
+      HUAWEICLOUD_SDK_AK: "EMULATORDEMOAK0000001",
+      HUAWEICLOUD_SDK_SK: "emulator-demo-secret-key-0001",
+    });
+    expect(result.stderr).toBe("");
+    const last = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}") as {
+      status: number;
+      jobs: { phone_id?: string; job_id?: string }[] | null;
+      text: string;
+    };
+    expect(last.status, last.text).toBe(200);
+    expect(last.jobs?.[0]?.phone_id).toBe("1234567890abcdef1234567890abcdef");
+    expect(last.jobs?.[0]?.job_id).toMatch(/\S+/);
   });
 });
