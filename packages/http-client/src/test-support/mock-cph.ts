@@ -22,6 +22,8 @@ export interface Reply {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** The answer is held until this settles (the request stays in flight). */
+  gate?: Promise<unknown>;
 }
 
 /** Returns the answer, or throws an error to make the transport fail with it. */
@@ -72,7 +74,14 @@ export function mockCph(handler: Handler): { agent: MockAgent; requests: SeenReq
             : typeof reply.body === "string"
               ? reply.body
               : JSON.stringify(reply.body);
-        return { statusCode: reply.status, data, responseOptions: { headers: reply.headers ?? {} } };
+        const gate = reply.gate;
+        // undici's mock awaits a data function that returns a promise: the answer is held meanwhile.
+        const held = gate ? () => gate.then(() => data) : data;
+        return {
+          statusCode: reply.status,
+          data: held as string,
+          responseOptions: { headers: reply.headers ?? {} },
+        };
       })
       .persist();
   }

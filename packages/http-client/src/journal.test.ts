@@ -1,0 +1,230 @@
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { StorageInfo } from "@cph-export/core";
+import { errors } from "undici";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  acceptAll,
+  BATCH_PATH,
+  collect,
+  cphError,
+  mockClient,
+  mockCph,
+  PROJECT_ID,
+  phone,
+  type SeenRequest,
+  storageInfo,
+} from "./test-support/mock-cph.js";
+import type { ClientEvent, PhoneResult } from "./types.js";
+
+let dir: string;
+let journal: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "cph-journal-"));
+  journal = join(dir, "export.journal");
+});
+
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function phonesOf(request: SeenRequest): string[] {
+  return (JSON.parse(request.text) as { storage_infos: StorageInfo[] }).storage_infos.map(
+    (info) => info.phone_id,
+  );
+}
+
+function* infos(count: number): Generator<StorageInfo> {
+  for (let index = 0; index < count; index++) yield storageInfo(phone(index));
+}
+
+function records(): Array<Record<string, unknown>> {
+  return readFileSync(journal, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+const byIndex = (results: PhoneResult[]) => [...results].sort((a, b) => a.index! - b.index!);
+
+describe("journal", () => {
+  it("records the phones of a request on disk before sending it, and each phone's result after", async () => {
+    const onDiskWhenSent: string[][] = [];
+    const { agent } = mockCph((request) => {
+      const sent = records().filter((record) => record["type"] === "sent");
+      onDiskWhenSent.push(sent.at(-1)!["phones"] as string[]);
+      return acceptAll(request, "req-j");
+    });
+    const results = await collect(
+      mockClient(agent).exportMany(infos(4), { batchSize: 2, concurrency: 1, journal }),
+    );
+    expect(results).toHaveLength(4);
+    expect(onDiskWhenSent).toEqual([
+      [phone(0), phone(1)],
+      [phone(2), phone(3)],
+    ]);
+    const all = records();
+    expect(all[0]).toMatchObject({ type: "run", version: 1, projectId: PROJECT_ID });
+    expect(all.filter((r) => r["type"] === "result")).toEqual(
+      [0, 1, 2, 3].map((i) =>
+        expect.objectContaining({
+          phone: phone(i),
+          state: "accepted",
+          jobId: `job-${phone(i)}`,
+          requestId: "req-j",
+        }),
+      ),
+    );
+  });
+
+  it("on a rerun skips phones already accepted (reported fromJournal), and sends rejected ones again", async () => {
+    const first = mockCph((request) => {
+      const reply = acceptAll(request, "req-1");
+      const body = reply.body as { jobs: Array<Record<string, string>> };
+      body.jobs = body.jobs.map((job) =>
+        job["phone_id"] === phone(1)
+          ? { phone_id: phone(1), error_code: "CPS.0006", error_msg: "arrears" }
+          : job,
+      );
+      return reply;
+    });
+    await collect(mockClient(first.agent).exportMany(infos(3), { journal }));
+    const second = mockCph((request) => acceptAll(request, "req-2"));
+    const results = byIndex(await collect(mockClient(second.agent).exportMany(infos(4), { journal })));
+    expect(results.map((r) => [r.phoneId, r.state, r.fromJournal ?? false, r.requestId])).toEqual([
+      [phone(0), "accepted", true, "req-1"],
+      [phone(1), "accepted", false, "req-2"],
+      [phone(2), "accepted", true, "req-1"],
+      [phone(3), "accepted", false, "req-2"],
+    ]);
+    expect(second.requests.flatMap(phonesOf)).toEqual([phone(1), phone(3)]);
+  });
+
+  it("reports phones sent without a recorded answer as unknown, and resends them only with retryUnknown", async () => {
+    const first = mockCph((request) => {
+      if (phonesOf(request).includes(phone(0))) throw new errors.SocketError("other side closed");
+      return acceptAll(request);
+    });
+    const firstRun = await collect(mockClient(first.agent).exportMany(infos(2), { batchSize: 1, journal }));
+    expect(byIndex(firstRun).map((r) => r.state)).toEqual(["unknown", "accepted"]);
+    // A run killed between its `sent` record and the answer leaves the phone `sent`.
+    appendFileSync(journal, `${JSON.stringify({ type: "sent", batch: "x-1", phones: [phone(2)] })}\n`);
+
+    const second = mockCph((request) => acceptAll(request));
+    const results = byIndex(await collect(mockClient(second.agent).exportMany(infos(3), { journal })));
+    expect(results.map((r) => [r.state, r.errorCode, r.fromJournal])).toEqual([
+      ["unknown", "unknown_in_journal", true],
+      ["accepted", undefined, true],
+      ["unknown", "unknown_in_journal", true],
+    ]);
+    expect(results[0]!.errorMessage).toMatch(/^outcome unknown in journal/);
+    expect(second.requests).toHaveLength(0);
+
+    const third = mockCph((request) => acceptAll(request));
+    const retried = byIndex(
+      await collect(mockClient(third.agent).exportMany(infos(3), { journal, retryUnknown: true })),
+    );
+    expect(retried.map((r) => [r.state, r.fromJournal ?? false])).toEqual([
+      ["accepted", false],
+      ["accepted", true],
+      ["accepted", false],
+    ]);
+    expect(third.requests.flatMap(phonesOf).sort()).toEqual([phone(0), phone(2)]);
+  });
+
+  it("tolerates a last line cut short by a crash, with a note, and repairs the file for later runs", async () => {
+    const first = mockCph((request) => acceptAll(request));
+    await collect(mockClient(first.agent).exportMany(infos(2), { batchSize: 1, journal }));
+    appendFileSync(journal, '{"type":"result","phone":"phone0000');
+    const notes: ClientEvent[] = [];
+    const second = mockCph((request) => acceptAll(request));
+    const run = () =>
+      collect(mockClient(second.agent, { onEvent: (e) => notes.push(e) }).exportMany(infos(3), { journal }));
+    expect(byIndex(await run()).map((r) => r.fromJournal ?? false)).toEqual([true, true, false]);
+    expect(notes.filter((e) => e.type === "journal").map((e) => e.message)).toEqual([
+      expect.stringMatching(/cut short .* ignored/),
+    ]);
+    // The next run reads the repaired file without complaint.
+    notes.length = 0;
+    expect(byIndex(await run()).map((r) => r.fromJournal)).toEqual([true, true, true]);
+    expect(notes.filter((e) => e.type === "journal")).toEqual([]);
+  });
+
+  it("refuses a journal with a broken line that a crash cannot explain", async () => {
+    writeFileSync(
+      journal,
+      `not json\n${JSON.stringify({ type: "sent", batch: "a-1", phones: [phone(0)] })}\n`,
+    );
+    const { agent, requests } = mockCph((request) => acceptAll(request));
+    await expect(collect(mockClient(agent).exportMany(infos(1), { journal }))).rejects.toThrow(
+      /line 1 is not a journal record/,
+    );
+    expect(requests).toHaveLength(0);
+  });
+
+  it("refuses a journal written for another project", async () => {
+    writeFileSync(journal, `${JSON.stringify({ type: "run", version: 1, projectId: "another" })}\n`);
+    const { agent } = mockCph((request) => acceptAll(request));
+    await expect(collect(mockClient(agent).exportMany(infos(1), { journal }))).rejects.toThrow(
+      /written for project another/,
+    );
+  });
+
+  it("follows accepted phones of the journal to the end with wait, and records their final state", async () => {
+    const first = mockCph((request) => acceptAll(request, "req-old"));
+    await collect(mockClient(first.agent).exportMany(infos(2), { journal }));
+    const second = mockCph((request) => {
+      if (request.path === BATCH_PATH) return acceptAll(request, "req-new");
+      const ids = request.query.get("request_ids")!.split(",");
+      return {
+        status: 200,
+        body: {
+          jobs: [0, 1, 2]
+            .map((i) => ({ job_id: `job-${phone(i)}`, request_id: i < 2 ? "req-old" : "req-new", status: 2 }))
+            .filter((j) => ids.includes(j.request_id)),
+        },
+      };
+    });
+    const results = byIndex(
+      await collect(mockClient(second.agent).exportMany(infos(3), { journal, wait: { intervalMs: 1 } })),
+    );
+    expect(results.map((r) => [r.state, r.fromJournal ?? false])).toEqual([
+      ["succeeded", true],
+      ["succeeded", true],
+      ["succeeded", false],
+    ]);
+    const last = new Map(
+      records()
+        .filter((r) => r["type"] === "result")
+        .map((r) => [r["phone"], r["state"]]),
+    );
+    expect([...last.values()]).toEqual(["succeeded", "succeeded", "succeeded"]);
+  });
+
+  it("keeps phones of a throttled request unsent when aborted while waiting to retry", async () => {
+    let release!: () => void;
+    const throttled = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { agent, requests } = mockCph(() => {
+      release();
+      return cphError(429, "APIGW.0308", "throttled", { "retry-after": "60" });
+    });
+    const controller = new AbortController();
+    const run = collect(mockClient(agent).exportMany(infos(2), { journal, signal: controller.signal }));
+    await throttled;
+    controller.abort();
+    expect(await run).toEqual([]);
+    expect(requests).toHaveLength(1);
+    expect(records().map((r) => r["type"])).toEqual(["run", "sent", "unsent"]);
+    // So a rerun sends them.
+    const again = mockCph((request) => acceptAll(request));
+    expect(
+      (await collect(mockClient(again.agent).exportMany(infos(2), { journal }))).map(
+        (r) => r.fromJournal ?? false,
+      ),
+    ).toEqual([false, false]);
+  });
+});
