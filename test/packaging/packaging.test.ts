@@ -164,6 +164,15 @@ catch (error) { console.log(error.code); }
 });
 
 describe("cph-emulator from its tarball", () => {
+  it("runs its README example: startEmulator in a script, an IAM token, close", async () => {
+    const readme = join(consumer.dir, "node_modules", "@cph-export", "emulator", "README.md");
+    const script = consumer.write("emulator-example.mjs", firstCodeBlock(readme, "js"));
+    const result = await consumer.node([script]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split("\n").at(-1)).toBe("201 token issued");
+  });
+
   let emulator: Awaited<ReturnType<typeof startServer>>;
 
   beforeAll(async () => {
@@ -241,5 +250,54 @@ console.log(JSON.stringify({ status: response.status, jobs: parsed.jobs ?? null,
     expect(last.status, last.text).toBe(200);
     expect(last.jobs?.[0]?.phone_id).toBe("1234567890abcdef1234567890abcdef");
     expect(last.jobs?.[0]?.job_id).toMatch(/\S+/);
+  });
+});
+
+describe("@cph-export/http-client from its tarball", () => {
+  let emulator: Awaited<ReturnType<typeof startServer>>;
+  const dataDir = () => join(consumer.dir, "client-emulator-data");
+
+  beforeAll(async () => {
+    emulator = await startServer(
+      "cph-emulator",
+      ["--port", "0", "--data-dir", dataDir()],
+      /^cph-emulator listening on (http:\/\/127\.0\.0\.1:\d+)$/,
+    );
+  }, 30_000);
+
+  afterAll(async () => {
+    await emulator?.stop();
+  });
+
+  it("runs its README example against the installed emulator: exports, waits, then resumes from the journal", async () => {
+    const readme = join(consumer.dir, "node_modules", "@cph-export", "http-client", "README.md");
+    const script = consumer.write("client-example.mjs", firstCodeBlock(readme, "js"));
+    const env = {
+      CPH_ENDPOINT: emulator.url,
+      CPH_PROJECT_ID: "0123456789abcdef0123456789abcdef",
+      HUAWEICLOUD_SDK_AK: "EMULATORDEMOAK0000001",
+      HUAWEICLOUD_SDK_SK: "emulator-demo-secret-key-0001",
+    };
+    const first = await consumer.node([script], env);
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    const lines = first.stdout.trim().split("\n").sort();
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^1234567890abcdef1234567890abcdef succeeded \S+$/);
+    expect(lines[1]).toMatch(/^fedcba0987654321fedcba0987654321 succeeded \S+$/);
+    for (const phoneId of ["1234567890abcdef1234567890abcdef", "fedcba0987654321fedcba0987654321"]) {
+      expect(existsSync(join(dataDir(), "phone-backups", "2025-01-31", `${phoneId}.tar`)), phoneId).toBe(
+        true,
+      );
+    }
+
+    const ledger = async () =>
+      ((await (await fetch(`${emulator.url}/__emulator/ledger`)).json()) as { entries: unknown[] }).entries
+        .length;
+    const exported = await ledger();
+    const second = await consumer.node([script], env);
+    expect(second.code).toBe(0);
+    expect(second.stdout.trim().split("\n").sort()).toEqual(lines);
+    expect(await ledger()).toBe(exported);
   });
 });
