@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=emulator-process.test.d.ts.map
