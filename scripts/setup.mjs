@@ -9,12 +9,18 @@ const PNPM = "pnpm@10.34.9";
 const local = join(root, "node_modules", ".bin", "pnpm");
 const command = existsSync(local) ? local : "npx";
 const args = existsSync(local) ? [] : ["-y", PNPM];
-const result = spawnSync(command, [...args, "install", "--frozen-lockfile", "--prefer-offline", "--reporter=silent"], {
-  cwd: root,
-  stdio: "inherit",
-  env: { ...process.env, npm_config_update_notifier: "false" },
-});
+const result = spawnSync(
+  command,
+  [...args, "install", "--frozen-lockfile", "--prefer-offline", "--reporter=silent"],
+  {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, npm_config_update_notifier: "false" },
+  },
+);
 if (result.status !== 0) {
-  console.error(`setup: '${PNPM} install' failed (exit ${result.status ?? result.signal}); see the output above.`);
+  console.error(
+    `setup: '${PNPM} install' failed (exit ${result.status ?? result.signal}); see the output above.`,
+  );
   process.exit(result.status ?? 1);
 }
