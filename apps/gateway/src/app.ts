@@ -158,8 +158,10 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     } finally {
       metrics.requestFinished();
     }
-    c.header("X-Request-Id", requestId);
-    if (lifecycle.shuttingDown) c.header("Connection", "close");
+    // Set on the response object itself: c.header() after the answer would rebuild it and, with
+    // @hono/node-server's lightweight responses, drop the headers secureHeaders just added.
+    c.res.headers.set("X-Request-Id", requestId);
+    if (lifecycle.shuttingDown) c.res.headers.set("Connection", "close");
     const route = c.get("route") ?? "unmatched";
     const status = c.res.status;
     const caller = c.get("caller");
