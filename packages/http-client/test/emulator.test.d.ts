@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=emulator.test.d.ts.map

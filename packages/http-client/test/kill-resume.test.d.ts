@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=kill-resume.test.d.ts.map

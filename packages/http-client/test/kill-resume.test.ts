@@ -1,0 +1,95 @@
+// A run killed half way (SIGKILL) and resumed from its journal exports no phone twice.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import type { PhoneResult } from "../src/types.js";
+import { type EmulatorProcess, PACKAGE_DIR, startEmulatorProcess } from "./support/emulator.js";
+
+const SCRIPT = join(PACKAGE_DIR, "test", "fixtures", "export-run.mjs");
+const COUNT = 1_000;
+
+let emulator: EmulatorProcess;
+let dir: string;
+
+beforeAll(async () => {
+  if (!existsSync(join(PACKAGE_DIR, "dist", "index.js"))) {
+    throw new Error(
+      "@cph-export/http-client is not built (dist/index.js is missing); run `npx turbo run build` first",
+    );
+  }
+  // Slow answers keep requests in flight when the kill lands.
+  emulator = await startEmulatorProcess({ jobDurationMs: 600_000, faults: { latencyMs: 100 } });
+  dir = await mkdtemp(join(tmpdir(), "cph-kill-resume-"));
+});
+
+afterAll(async () => {
+  await emulator?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** Runs the script; with `killAfter`, SIGKILLs it once that many results were printed. */
+function run(
+  journal: string,
+  killAfter?: number,
+): Promise<{ results: PhoneResult[]; code: number | null; signal: string | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SCRIPT, emulator.url, journal, String(COUNT)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const results: PhoneResult[] = [];
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      results.push(JSON.parse(line) as PhoneResult);
+      if (killAfter !== undefined && results.length === killAfter) child.kill("SIGKILL");
+    });
+    child.on("close", (code, signal) => resolve({ results, code, signal, stderr }));
+  });
+}
+
+it("resumes a run killed half way without exporting any phone twice, and reports every phone", async () => {
+  const journal = join(dir, "export.journal");
+  const first = await run(journal, 200);
+  expect(first.signal).toBe("SIGKILL");
+  expect(first.results.length).toBeGreaterThanOrEqual(200);
+  expect(first.results.length).toBeLessThan(COUNT);
+
+  const second = await run(journal);
+  expect(second.stderr).toBe("");
+  expect(second.code).toBe(0);
+  const ledger = await emulator.ledger();
+
+  // Every phone reported by the resumed run, once.
+  expect(second.results).toHaveLength(COUNT);
+  const byPhone = new Map(second.results.map((r) => [r.phoneId, r]));
+  expect(byPhone.size).toBe(COUNT);
+
+  // No phone exported twice.
+  const ledgerPhones = ledger.map((entry) => entry.phone_id);
+  expect(new Set(ledgerPhones).size).toBe(ledgerPhones.length);
+
+  // What the killed run reported is what the journal gives back.
+  for (const earlier of first.results) {
+    expect(byPhone.get(earlier.phoneId)).toMatchObject({
+      state: "accepted",
+      jobId: earlier.jobId,
+      fromJournal: true,
+    });
+  }
+  // Every accepted phone is in the ledger with its job; a phone in flight at the kill is unknown, not resent.
+  const ledgerJob = new Map(ledger.map((entry) => [entry.phone_id, entry.job_id]));
+  for (const result of second.results) {
+    if (result.state === "accepted") expect(ledgerJob.get(result.phoneId)).toBe(result.jobId);
+    else
+      expect(result).toMatchObject({ state: "unknown", errorCode: "unknown_in_journal", fromJournal: true });
+  }
+  const resent = second.results.filter((r) => r.state === "accepted" && !r.fromJournal);
+  expect(resent.length).toBeGreaterThan(0);
+  expect(ledger.length).toBeLessThanOrEqual(COUNT);
+});
