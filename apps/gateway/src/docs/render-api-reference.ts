@@ -15,7 +15,7 @@ export function renderApiReference(input: unknown): string {
     typeof value === "object" && value !== null && !Array.isArray(value);
   const asObject = (value: unknown): Json => (isObject(value) ? value : {});
   const text = (value: unknown): string => (typeof value === "string" ? value : "");
-  const escape = (value: unknown): string =>
+  const escapeHtml = (value: unknown): string =>
     String(value)
       .replaceAll("&", "&amp;")
       .replaceAll("<", "&lt;")
@@ -52,14 +52,18 @@ export function renderApiReference(input: unknown): string {
     const ref = text(schema["$ref"]);
     if (ref) return resolve(ref, root)?.name ?? ref;
     if ("const" in schema) return `const ${JSON.stringify(schema["const"])}`;
-    if (Array.isArray(schema["enum"])) return `one of ${schema["enum"].map((v) => JSON.stringify(v)).join(", ")}`;
+    if (Array.isArray(schema["enum"]))
+      return `one of ${schema["enum"].map((v) => JSON.stringify(v)).join(", ")}`;
     for (const key of ["anyOf", "oneOf"]) {
       const options = schema[key];
-      if (Array.isArray(options)) return options.map((o) => typeLabel(asObject(o), root, depth + 1)).join(" | ");
+      if (Array.isArray(options))
+        return options.map((o) => typeLabel(asObject(o), root, depth + 1)).join(" | ");
     }
     const allOf = schema["allOf"];
     if (Array.isArray(allOf)) return allOf.map((o) => typeLabel(asObject(o), root, depth + 1)).join(" & ");
-    const types = Array.isArray(schema["type"]) ? schema["type"].map(String) : [text(schema["type"]) || "any"];
+    const types = Array.isArray(schema["type"])
+      ? schema["type"].map(String)
+      : [text(schema["type"]) || "any"];
     return types
       .map((type) =>
         type === "array" && isObject(schema["items"])
@@ -86,7 +90,7 @@ export function renderApiReference(input: unknown): string {
     if (schema["additionalProperties"] === false) notes.push("no other fields");
     return notes.length === 0
       ? ""
-      : ` <span class="constraints">${notes.map((note) => escape(note)).join("; ")}</span>`;
+      : ` <span class="constraints">${notes.map((note) => escapeHtml(note)).join("; ")}</span>`;
   };
 
   /** The object a schema describes fields of, through refs, arrays and nullable unions. */
@@ -102,7 +106,12 @@ export function renderApiReference(input: unknown): string {
       if (seen.includes(ref)) return undefined;
       const target = resolve(ref, root);
       return target
-        ? fieldsOf(target.schema, ref.startsWith("#/components/") ? target.schema : root, [...seen, ref], depth + 1)
+        ? fieldsOf(
+            target.schema,
+            ref.startsWith("#/components/") ? target.schema : root,
+            [...seen, ref],
+            depth + 1,
+          )
         : undefined;
     }
     if (isObject(schema["properties"])) return { schema, root, seen };
@@ -127,11 +136,11 @@ export function renderApiReference(input: unknown): string {
       const property = asObject(value);
       const description = text(property["description"]);
       return (
-        `<li class="field" data-field="${escape(name)}"><code class="field-name">${escape(name)}</code> ` +
-        `<span class="type">${escape(typeLabel(property, target.root, depth + 1))}</span>` +
+        `<li class="field" data-field="${escapeHtml(name)}"><code class="field-name">${escapeHtml(name)}</code> ` +
+        `<span class="type">${escapeHtml(typeLabel(property, target.root, depth + 1))}</span>` +
         (required.includes(name) ? ' <span class="required">required</span>' : "") +
         constraints(property) +
-        (description ? `<div class="description">${escape(description)}</div>` : "") +
+        (description ? `<div class="description">${escapeHtml(description)}</div>` : "") +
         schemaTree(property, target.root, target.seen, depth + 1) +
         "</li>"
       );
@@ -144,12 +153,12 @@ export function renderApiReference(input: unknown): string {
     const ref = text(value["$ref"]);
     const label = typeLabel(value, root, 0);
     const heading = ref
-      ? `<a class="type" href="#schema-${escape(slug(label))}">${escape(label)}</a>`
-      : `<span class="type">${escape(label)}</span>`;
+      ? `<a class="type" href="#schema-${escapeHtml(slug(label))}">${escapeHtml(label)}</a>`
+      : `<span class="type">${escapeHtml(label)}</span>`;
     const description = text(value["description"]);
     return (
       `<div class="schema">${heading}${constraints(value)}` +
-      (description ? `<div class="description">${escape(description)}</div>` : "") +
+      (description ? `<div class="description">${escapeHtml(description)}</div>` : "") +
       `${schemaTree(value, root, [], 0)}</div>`
     );
   };
@@ -158,7 +167,7 @@ export function renderApiReference(input: unknown): string {
     Object.entries(asObject(content))
       .map(
         ([mediaType, media]) =>
-          `<div class="media"><span class="media-type">${escape(mediaType)}</span>` +
+          `<div class="media"><span class="media-type">${escapeHtml(mediaType)}</span>` +
           `${schemaBlock(asObject(media)["schema"], doc)}</div>`,
       )
       .join("");
@@ -171,12 +180,12 @@ export function renderApiReference(input: unknown): string {
         if (ref) parameter = resolve(ref, doc)?.schema ?? parameter;
         const schema = asObject(parameter["schema"]);
         return (
-          `<tr data-parameter="${escape(text(parameter["name"]))}">` +
-          `<td><code>${escape(text(parameter["name"]))}</code></td>` +
-          `<td>${escape(text(parameter["in"]))}</td>` +
-          `<td><span class="type">${escape(typeLabel(schema, doc, 0))}</span>${constraints(schema)}</td>` +
+          `<tr data-parameter="${escapeHtml(text(parameter["name"]))}">` +
+          `<td><code>${escapeHtml(text(parameter["name"]))}</code></td>` +
+          `<td>${escapeHtml(text(parameter["in"]))}</td>` +
+          `<td><span class="type">${escapeHtml(typeLabel(schema, doc, 0))}</span>${constraints(schema)}</td>` +
           `<td>${parameter["required"] === true ? '<span class="required">required</span>' : "optional"}</td>` +
-          `<td>${escape(text(parameter["description"]))}</td></tr>`
+          `<td>${escapeHtml(text(parameter["description"]))}</td></tr>`
         );
       })
       .join("");
@@ -195,15 +204,18 @@ export function renderApiReference(input: unknown): string {
   const navigation = operations
     .map(
       (entry) =>
-        `<li><a href="#${escape(operationId(entry))}"><span class="method method-${entry.method}">${entry.method.toUpperCase()}</span> ` +
-        `<code>${escape(entry.path)}</code></a></li>`,
+        `<li><a href="#${escapeHtml(operationId(entry))}"><span class="method method-${entry.method}">${entry.method.toUpperCase()}</span> ` +
+        `<code>${escapeHtml(entry.path)}</code></a></li>`,
     )
     .join("");
 
   const operationSections = operations
     .map((entry) => {
       const { method, path, operation } = entry;
-      const parameters = [...entry.shared, ...(Array.isArray(operation["parameters"]) ? operation["parameters"] : [])];
+      const parameters = [
+        ...entry.shared,
+        ...(Array.isArray(operation["parameters"]) ? operation["parameters"] : []),
+      ];
       const requestBody = asObject(operation["requestBody"]);
       const security = operation["security"];
       const responses = Object.entries(asObject(operation["responses"]))
@@ -212,14 +224,14 @@ export function renderApiReference(input: unknown): string {
           const headers = Object.entries(asObject(response["headers"]))
             .map(
               ([name, header]) =>
-                `<li><code>${escape(name)}</code> ${escape(text(asObject(header)["description"]))}</li>`,
+                `<li><code>${escapeHtml(name)}</code> ${escapeHtml(text(asObject(header)["description"]))}</li>`,
             )
             .join("");
           const body = contentBlock(response["content"]);
           return (
-            `<details class="response" data-status="${escape(status)}"${status.startsWith("2") ? " open" : ""}>` +
-            `<summary><span class="status status-${escape(status.charAt(0))}xx">${escape(status)}</span> ` +
-            `${escape(text(response["description"]))}</summary>` +
+            `<details class="response" data-status="${escapeHtml(status)}"${status.startsWith("2") ? " open" : ""}>` +
+            `<summary><span class="status status-${escapeHtml(status.charAt(0))}xx">${escapeHtml(status)}</span> ` +
+            `${escapeHtml(text(response["description"]))}</summary>` +
             (headers ? `<h5>Headers</h5><ul class="headers">${headers}</ul>` : "") +
             body +
             "</details>"
@@ -227,12 +239,14 @@ export function renderApiReference(input: unknown): string {
         })
         .join("");
       return (
-        `<section class="operation" id="${escape(operationId(entry))}" data-route="${escape(`${method.toUpperCase()} ${path}`)}">` +
-        `<h2><span class="method method-${method}">${method.toUpperCase()}</span> <code class="path">${escape(path)}</code></h2>` +
-        (text(operation["summary"]) ? `<p class="summary">${escape(text(operation["summary"]))}</p>` : "") +
-        (text(operation["description"]) ? `<p>${escape(text(operation["description"]))}</p>` : "") +
+        `<section class="operation" id="${escapeHtml(operationId(entry))}" data-route="${escapeHtml(`${method.toUpperCase()} ${path}`)}">` +
+        `<h2><span class="method method-${method}">${method.toUpperCase()}</span> <code class="path">${escapeHtml(path)}</code></h2>` +
+        (text(operation["summary"])
+          ? `<p class="summary">${escapeHtml(text(operation["summary"]))}</p>`
+          : "") +
+        (text(operation["description"]) ? `<p>${escapeHtml(text(operation["description"]))}</p>` : "") +
         (text(operation["operationId"])
-          ? `<p class="operation-id">Operation <code>${escape(text(operation["operationId"]))}</code>` +
+          ? `<p class="operation-id">Operation <code>${escapeHtml(text(operation["operationId"]))}</code>` +
             (Array.isArray(security) && security.length === 0 ? " · no authentication" : "") +
             "</p>"
           : "") +
@@ -257,7 +271,7 @@ export function renderApiReference(input: unknown): string {
         text(scheme["type"]) === "http"
           ? `HTTP ${text(scheme["scheme"])}`
           : `${text(scheme["type"])} in ${text(scheme["in"])} ${text(scheme["name"])}`;
-      return `<li><code>${escape(name)}</code> (${escape(how)}): ${escape(text(scheme["description"]))}</li>`;
+      return `<li><code>${escapeHtml(name)}</code> (${escapeHtml(how)}): ${escapeHtml(text(scheme["description"]))}</li>`;
     })
     .join("");
 
@@ -265,8 +279,8 @@ export function renderApiReference(input: unknown): string {
     .map(([code, value]) => {
       const entry = asObject(value);
       return (
-        `<tr data-error-code="${escape(code)}"><td><code>${escape(code)}</code></td>` +
-        `<td>${escape(String(entry["status"] ?? ""))}</td><td>${escape(text(entry["summary"]))}</td></tr>`
+        `<tr data-error-code="${escapeHtml(code)}"><td><code>${escapeHtml(code)}</code></td>` +
+        `<td>${escapeHtml(String(entry["status"] ?? ""))}</td><td>${escapeHtml(text(entry["summary"]))}</td></tr>`
       );
     })
     .join("");
@@ -274,21 +288,21 @@ export function renderApiReference(input: unknown): string {
   const schemaSections = Object.entries(componentSchemas)
     .map(
       ([name, schema]) =>
-        `<section class="component" id="schema-${escape(slug(name))}"><h3>${escape(name)}</h3>` +
+        `<section class="component" id="schema-${escapeHtml(slug(name))}"><h3>${escapeHtml(name)}</h3>` +
         `<div class="schema">${constraints(asObject(schema))}${schemaTree(asObject(schema), asObject(schema), [], 0)}</div></section>`,
     )
     .join("");
 
   const servers = Array.isArray(doc["servers"])
-    ? doc["servers"].map((server) => `<code>${escape(text(asObject(server)["url"]))}</code>`).join(", ")
+    ? doc["servers"].map((server) => `<code>${escapeHtml(text(asObject(server)["url"]))}</code>`).join(", ")
     : "";
 
   return (
-    `<header class="intro"><h1>${escape(text(info["title"]) || "API")} ` +
-    `<span class="version">${escape(text(info["version"]))}</span></h1>` +
-    (text(info["description"]) ? `<p>${escape(text(info["description"]))}</p>` : "") +
+    `<header class="intro"><h1>${escapeHtml(text(info["title"]) || "API")} ` +
+    `<span class="version">${escapeHtml(text(info["version"]))}</span></h1>` +
+    (text(info["description"]) ? `<p>${escapeHtml(text(info["description"]))}</p>` : "") +
     (servers ? `<p>Servers: ${servers}</p>` : "") +
-    `<p class="source">Rendered from <a href="/openapi.json">/openapi.json</a> (OpenAPI ${escape(text(doc["openapi"]))}).</p></header>` +
+    `<p class="source">Rendered from <a href="/openapi.json">/openapi.json</a> (OpenAPI ${escapeHtml(text(doc["openapi"]))}).</p></header>` +
     `<nav class="routes" aria-label="Routes"><h2>Routes</h2><ul>${navigation}</ul></nav>` +
     `<main>${operationSections}` +
     (securitySchemes
@@ -298,7 +312,9 @@ export function renderApiReference(input: unknown): string {
       ? '<section class="errors" id="error-codes"><h2>Error codes</h2><table><thead><tr><th>Code</th><th>HTTP</th>' +
         `<th>Meaning</th></tr></thead><tbody>${errorCodes}</tbody></table></section>`
       : "") +
-    (schemaSections ? `<section class="schemas" id="schemas"><h2>Schemas</h2>${schemaSections}</section>` : "") +
+    (schemaSections
+      ? `<section class="schemas" id="schemas"><h2>Schemas</h2>${schemaSections}</section>`
+      : "") +
     "</main>"
   );
 }
