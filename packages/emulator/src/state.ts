@@ -160,6 +160,7 @@ export class EmulatorState {
   ): PhoneJobAnswer[] {
     const { phones } = this.config;
     const now = this.#options.clock();
+    const time = now.toISOString();
     const created: JobRecord[] = [];
     const answers = infos.map((info): PhoneJobAnswer => {
       if (phones.missing.has(info.phone_id)) {
@@ -175,10 +176,10 @@ export class EmulatorState {
         request_id: requestId,
         bucket_name: info.bucket_name,
         object_path: info.object_path,
-        time: now.toISOString(),
+        time,
         outcome: "running",
-        ...(dropped ? { dropped: true as const } : {}),
       };
+      if (dropped) ledger.dropped = true;
       const job: JobRecord = {
         jobId,
         phoneId: info.phone_id,
