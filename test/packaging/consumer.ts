@@ -90,7 +90,7 @@ export interface Consumer {
   tarballs: Map<string, string>;
   /** Runs `node <args>` in the project with the Node running the tests. */
   node(args: string[], extraEnv?: Record<string, string>): Promise<RunResult>;
-  /** Runs `npx --no <args>`: only what is installed in the project, never a download. */
+  /** Runs `npx --no -- <args>`: only what is installed in the project, never a download. */
   npx(args: string[], extraEnv?: Record<string, string>): Promise<RunResult>;
   /** Starts an installed bin from node_modules/.bin, as a user's shell would. */
   startBin(name: string, args: string[], extraEnv?: Record<string, string>): ChildProcess;
@@ -140,7 +140,7 @@ export async function createConsumer(packages: PackageInfo[]): Promise<Consumer>
       tarballs,
       node: (args, extraEnv) => runCommand(process.execPath, args, { cwd: dir, env: userEnv(extraEnv) }),
       npx: (args, extraEnv) =>
-        runCommand(process.execPath, [npmCli("npx-cli.js"), "--no", ...args], {
+        runCommand(process.execPath, [npmCli("npx-cli.js"), "--no", "--", ...args], {
           cwd: dir,
           env: userEnv(extraEnv),
         }),

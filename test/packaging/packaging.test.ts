@@ -96,7 +96,7 @@ describe("@cph-export/core in a plain ESM script", () => {
   it("runs on the Node that runs this suite, with npm's bins resolving to it", async () => {
     const direct = await consumer.node(["-p", "process.version"]);
     expect(direct.stdout.trim()).toBe(process.version);
-    const viaShebang = await consumer.npx(["--", "node", "-e", "console.log(process.version)"]);
+    const viaShebang = await consumer.npx(["node", "-e", "console.log(process.version)"]);
     expect(viaShebang.stdout.trim()).toBe(process.version);
   });
 
@@ -299,5 +299,89 @@ describe("@cph-export/http-client from its tarball", () => {
     expect(second.code).toBe(0);
     expect(second.stdout.trim().split("\n").sort()).toEqual(lines);
     expect(await ledger()).toBe(exported);
+  });
+});
+
+describe("cph-export from its tarball", () => {
+  const good = [
+    {
+      phone_id: "1234567890abcdef1234567890abcdef",
+      include_files: ["/data/app"],
+      bucket_name: "phone-backups",
+      object_path: "cli/1234567890abcdef1234567890abcdef.tar",
+    },
+  ];
+  const bad = [
+    ...good,
+    {
+      phone_id: "fedcba0987654321fedcba0987654321",
+      include_files: ["/data/../system"],
+      bucket_name: "phone-backups",
+      object_path: "cli/fedcba0987654321fedcba0987654321.tar",
+    },
+  ];
+
+  it("prints its version with npx", async () => {
+    const result = await consumer.npx(["cph-export", "--version"]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe(byName.get("@cph-export/cli")?.version);
+  });
+
+  it("validates an input file: exit 0 when clean, 2 with every issue's line and path when not", async () => {
+    const clean = await consumer.npx([
+      "cph-export",
+      "validate",
+      "--input",
+      consumer.write("good.json", JSON.stringify(good)),
+    ]);
+    expect(clean.code, clean.stdout + clean.stderr).toBe(0);
+    expect(clean.stderr).toMatch(/1 phone, 0 errors/);
+
+    const file = consumer.write("bad.ndjson", `${bad.map((info) => JSON.stringify(info)).join("\n")}\n`);
+    const broken = await consumer.npx(["cph-export", "validate", "--input", file]);
+    expect(broken.code).toBe(2);
+    expect(broken.stdout).toMatch(/^line 2: include_files\[0\] path_dot_segment: /m);
+    expect(broken.stderr).toMatch(/2 phones, 1 error/);
+  });
+
+  it("exports through the installed emulator and waits for the jobs", async () => {
+    const dataDir = join(consumer.dir, "cli-emulator-data");
+    const emulator = await startServer(
+      "cph-emulator",
+      ["--port", "0", "--data-dir", dataDir],
+      /^cph-emulator listening on (http:\/\/127\.0\.0\.1:\d+)$/,
+    );
+    try {
+      const result = await consumer.npx(
+        [
+          "cph-export",
+          "export",
+          "--endpoint",
+          emulator.url,
+          "--project-id",
+          "0123456789abcdef0123456789abcdef",
+          "--input",
+          consumer.write("export.json", JSON.stringify(good)),
+          "--wait",
+          "--output",
+          "ndjson",
+        ],
+        { HUAWEICLOUD_SDK_AK: "EMULATORDEMOAK0000001", HUAWEICLOUD_SDK_SK: "emulator-demo-secret-key-0001" },
+      );
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      const results = result.stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { phone_id: string; state: string });
+      expect(results.map(({ phone_id, state }) => [phone_id, state])).toEqual([
+        ["1234567890abcdef1234567890abcdef", "succeeded"],
+      ]);
+      expect(existsSync(join(dataDir, "phone-backups", "cli", "1234567890abcdef1234567890abcdef.tar"))).toBe(
+        true,
+      );
+    } finally {
+      await emulator.stop();
+    }
   });
 });
