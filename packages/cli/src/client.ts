@@ -9,9 +9,14 @@ import { cliVersion } from "./version.js";
 export type ClientFactory = (options: CphClientOptions) => CphClient | Promise<CphClient>;
 
 async function defaultFactory(options: CphClientOptions): Promise<CphClient> {
-  const module = (await import("@cph-export/http-client")) as { createCphClient?: (o: CphClientOptions) => CphClient };
+  const module = (await import("@cph-export/http-client")) as {
+    createCphClient?: (o: CphClientOptions) => CphClient;
+  };
   if (typeof module.createCphClient !== "function") {
-    throw new CliError("@cph-export/http-client does not export createCphClient; reinstall cph-export.", EXIT.upstream);
+    throw new CliError(
+      "@cph-export/http-client does not export createCphClient; reinstall cph-export.",
+      EXIT.upstream,
+    );
   }
   return module.createCphClient(options);
 }
@@ -27,7 +32,8 @@ export async function openClient(
   context: Context,
   options: { retries?: number | undefined; factory?: ClientFactory | undefined },
 ): Promise<CphClient> {
-  if (!config.projectId || !config.credentials) throw new CliError("internal: openClient without a target", EXIT.usage);
+  if (!config.projectId || !config.credentials)
+    throw new CliError("internal: openClient without a target", EXIT.usage);
   const clientOptions: CphClientOptions = {
     region: config.region,
     endpoint: config.endpoint,

@@ -2,6 +2,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { resolveEndpoint } from "@cph-export/core";
 import type { Credentials } from "@cph-export/http-client";
 import { z } from "zod";
 import { usageError } from "./errors.js";
@@ -83,13 +84,17 @@ export async function readConfigFile(
     [text, mode] = await Promise.all([readFile(path, "utf8"), stat(path).then((info) => info.mode)]);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT" && !required) return undefined;
-    throw usageError(`cannot read the config file ${path} (${(error as NodeJS.ErrnoException).code ?? "error"}); check CPH_EXPORT_CONFIG or create it.`);
+    throw usageError(
+      `cannot read the config file ${path} (${(error as NodeJS.ErrnoException).code ?? "error"}); check CPH_EXPORT_CONFIG or create it.`,
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw usageError(`the config file ${path} is not valid JSON; fix it or point CPH_EXPORT_CONFIG elsewhere.`);
+    throw usageError(
+      `the config file ${path} is not valid JSON; fix it or point CPH_EXPORT_CONFIG elsewhere.`,
+    );
   }
   const parsed = configFileSchema.safeParse(json);
   if (!parsed.success) {
@@ -119,7 +124,8 @@ export async function resolveConfig(
   let profile: Profile = {};
   let profileName: string | undefined;
   if (loaded) {
-    profileName = wanted ?? loaded.file.defaultProfile ?? (loaded.file.profiles["default"] ? "default" : undefined);
+    profileName =
+      wanted ?? loaded.file.defaultProfile ?? (loaded.file.profiles["default"] ? "default" : undefined);
     if (profileName !== undefined) {
       const found = loaded.file.profiles[profileName];
       if (!found) {
@@ -130,7 +136,9 @@ export async function resolveConfig(
       }
       profile = found;
     }
-    const holdsSecrets = Object.values(loaded.file.profiles).some((p) => SECRET_FIELDS.some((field) => p[field] !== undefined));
+    const holdsSecrets = Object.values(loaded.file.profiles).some((p) =>
+      SECRET_FIELDS.some((field) => p[field] !== undefined),
+    );
     if (holdsSecrets && (options.platform ?? process.platform) !== "win32" && (loaded.mode & 0o077) !== 0) {
       warnings.push(
         `the config file ${path} holds secrets and is readable by other users (mode ${(loaded.mode & 0o777).toString(8)}); run: chmod 600 ${path}`,
@@ -153,8 +161,10 @@ export async function resolveConfig(
     endpoint = profile.endpoint;
     region = profile.region;
   }
-  const projectId = flags.projectId ?? envValue(env, "CPH_PROJECT_ID", "HUAWEICLOUD_SDK_PROJECT_ID") ?? profile.projectId;
-  const iamEndpoint = envValue(env, "CPH_IAM_ENDPOINT", "HUAWEICLOUD_SDK_IAM_ENDPOINT") ?? profile.iamEndpoint;
+  const projectId =
+    flags.projectId ?? envValue(env, "CPH_PROJECT_ID", "HUAWEICLOUD_SDK_PROJECT_ID") ?? profile.projectId;
+  const iamEndpoint =
+    envValue(env, "CPH_IAM_ENDPOINT", "HUAWEICLOUD_SDK_IAM_ENDPOINT") ?? profile.iamEndpoint;
 
   const fromEnv = credentialsFrom(
     {
@@ -193,7 +203,11 @@ export async function resolveConfig(
         iamEndpoint,
       );
   const credentials = fromEnv?.credentials ?? fromProfile?.credentials;
-  const credentialSource = fromEnv ? `the environment (${fromEnv.names})` : fromProfile ? `${profileLabel} (${fromProfile.names})` : undefined;
+  const credentialSource = fromEnv
+    ? `the environment (${fromEnv.names})`
+    : fromProfile
+      ? `${profileLabel} (${fromProfile.names})`
+      : undefined;
 
   const secrets = [
     envValue(env, "CPH_AUTH_TOKEN"),
@@ -203,7 +217,18 @@ export async function resolveConfig(
     ...SECRET_FIELDS.map((field) => profile[field]),
   ].filter((value): value is string => value !== undefined);
 
-  return { region, endpoint, projectId, iamEndpoint, credentials, credentialSource, secrets, warnings, configPath: path, profileName };
+  return {
+    region,
+    endpoint,
+    projectId,
+    iamEndpoint,
+    credentials,
+    credentialSource,
+    secrets,
+    warnings,
+    configPath: path,
+    profileName,
+  };
 }
 
 interface CredentialFields {
@@ -216,7 +241,10 @@ interface CredentialFields {
   iamDomain?: string | undefined;
 }
 
-type Names = Record<"token" | "accessKey" | "secretKey" | "iamUser" | "iamPassword" | "iamDomain" | "where", string>;
+type Names = Record<
+  "token" | "accessKey" | "secretKey" | "iamUser" | "iamPassword" | "iamDomain" | "where",
+  string
+>;
 
 function credentialsFrom(
   fields: CredentialFields,
@@ -227,10 +255,17 @@ function credentialsFrom(
   if (fields.accessKey || fields.secretKey) {
     if (!fields.accessKey || !fields.secretKey) {
       const missing = fields.accessKey ? names.secretKey : names.accessKey;
-      throw usageError(`${missing} is missing in ${names.where}: AK/SK credentials need both ${names.accessKey} and ${names.secretKey}.`);
+      throw usageError(
+        `${missing} is missing in ${names.where}: AK/SK credentials need both ${names.accessKey} and ${names.secretKey}.`,
+      );
     }
     return {
-      credentials: { type: "aksk", accessKey: fields.accessKey, secretKey: fields.secretKey, securityToken: fields.securityToken },
+      credentials: {
+        type: "aksk",
+        accessKey: fields.accessKey,
+        secretKey: fields.secretKey,
+        securityToken: fields.securityToken,
+      },
       names: `${names.accessKey}/${names.secretKey}`,
     };
   }
@@ -266,8 +301,12 @@ export function requireTarget(config: ResolvedConfig, options: { credentials: bo
       "no region or endpoint: give --region (e.g. cn-north-4) or --endpoint, set CPH_REGION or CPH_ENDPOINT, or add one to a profile.",
     );
   }
+  // Checks the endpoint URL or the region name now, so that a typo is a usage error.
+  resolveEndpoint({ region: config.region, endpoint: config.endpoint });
   if (!config.projectId) {
-    throw usageError("no project id: give --project-id, set CPH_PROJECT_ID (or HUAWEICLOUD_SDK_PROJECT_ID), or add projectId to a profile.");
+    throw usageError(
+      "no project id: give --project-id, set CPH_PROJECT_ID (or HUAWEICLOUD_SDK_PROJECT_ID), or add projectId to a profile.",
+    );
   }
   if (options.credentials && !config.credentials) {
     throw usageError(

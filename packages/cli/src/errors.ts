@@ -19,7 +19,15 @@ export function usageError(message: string): CliError {
   return new CliError(message, EXIT.usage);
 }
 
-const AUTH_ERROR_CODES = new Set(["APIGW.0301", "APIGW.0302", "APIGW.0303", "APIG.0301", "APIG.0302", "APIG.0303", "CPS.0001"]);
+const AUTH_ERROR_CODES = new Set([
+  "APIGW.0301",
+  "APIGW.0302",
+  "APIGW.0303",
+  "APIG.0301",
+  "APIG.0302",
+  "APIG.0303",
+  "CPS.0001",
+]);
 
 /** True for a CPH or gateway error code that means bad credentials or no permission. */
 export function isAuthErrorCode(code: string | undefined): boolean {
@@ -50,7 +58,10 @@ export function exitCodeFor(error: unknown): number {
       if (typeof coded.errorCode === "string" && isAuthErrorCode(coded.errorCode)) return EXIT.auth;
       if (coded.status === 401 || coded.status === 403) return EXIT.auth;
       // A 4xx is the service refusing this request; anything else is an upstream failure.
-      return typeof coded.status === "number" && coded.status >= 400 && coded.status < 500 && coded.status !== 429
+      return typeof coded.status === "number" &&
+        coded.status >= 400 &&
+        coded.status < 500 &&
+        coded.status !== 429
         ? EXIT.failed
         : EXIT.upstream;
     case "ERR_CPH_NETWORK":
@@ -65,14 +76,17 @@ export function isAbortError(error: unknown): boolean {
   return (
     typeof error === "object" &&
     error !== null &&
-    ((error as { name?: unknown }).name === "AbortError" || (error as { code?: unknown }).code === "ABORT_ERR")
+    ((error as { name?: unknown }).name === "AbortError" ||
+      (error as { code?: unknown }).code === "ABORT_ERR")
   );
 }
 
 /** The one sentence printed for an error: what happened, and what to do about it. */
 export function describeError(error: unknown): string {
   if (error instanceof CliError) return error.message;
-  const coded = (typeof error === "object" && error !== null ? error : {}) as CodedError & { message?: unknown };
+  const coded = (typeof error === "object" && error !== null ? error : {}) as CodedError & {
+    message?: unknown;
+  };
   const message = typeof coded.message === "string" ? coded.message : String(error);
   switch (coded.code) {
     case "ERR_CPH_AUTH":

@@ -17,7 +17,14 @@ export const EXIT = {
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 // The most serious outcome wins when a run has several: an interruption, then auth, then unknowns.
-const SEVERITY: readonly number[] = [EXIT.ok, EXIT.failed, EXIT.usage, EXIT.upstream, EXIT.auth, EXIT.interrupted];
+const SEVERITY: readonly number[] = [
+  EXIT.ok,
+  EXIT.failed,
+  EXIT.usage,
+  EXIT.upstream,
+  EXIT.auth,
+  EXIT.interrupted,
+];
 
 /** The more serious of two exit codes. */
 export function worstExit(a: number, b: number): number {

@@ -9,7 +9,10 @@ function integer(flag: string, min: number, max: number) {
   return z.string().transform((text, ctx) => {
     const value = Number(text);
     if (!/^\s*\d+\s*$/.test(text) || value < min || value > max) {
-      ctx.addIssue({ code: "custom", message: `${flag} must be a whole number from ${min} to ${max}, not "${text}"` });
+      ctx.addIssue({
+        code: "custom",
+        message: `${flag} must be a whole number from ${min} to ${max}, not "${text}"`,
+      });
       return z.NEVER;
     }
     return value;
@@ -20,7 +23,10 @@ function duration(flag: string) {
   return z.string().transform((text, ctx) => {
     const value = parseDuration(text);
     if (value === undefined || value <= 0) {
-      ctx.addIssue({ code: "custom", message: `${flag} must be a duration such as 90s, 10m or 2h, not "${text}"` });
+      ctx.addIssue({
+        code: "custom",
+        message: `${flag} must be a duration such as 90s, 10m or 2h, not "${text}"`,
+      });
       return z.NEVER;
     }
     return value;
@@ -122,5 +128,8 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, comma
 
 /** Splits `--request-id a,b --request-id c` into `[a, b, c]`. */
 export function splitIds(values: readonly string[]): string[] {
-  return values.flatMap((value) => value.split(",")).map((id) => id.trim()).filter((id) => id !== "");
+  return values
+    .flatMap((value) => value.split(","))
+    .map((id) => id.trim())
+    .filter((id) => id !== "");
 }

@@ -15,7 +15,11 @@ export interface PhoneSource {
 }
 
 export async function openPhones(
-  options: { input?: string | undefined; inputFormat?: InputFormat | undefined; phoneId?: readonly string[] | undefined },
+  options: {
+    input?: string | undefined;
+    inputFormat?: InputFormat | undefined;
+    phoneId?: readonly string[] | undefined;
+  },
   io: CliIo,
 ): Promise<PhoneSource> {
   if (options.input !== undefined) {
@@ -70,5 +74,10 @@ export async function scanPhones(
 export function formatIssue(issue: RowIssue, source: Pick<PhoneSource, "where">): string {
   const path = issue.path ? `${issue.path} ` : "";
   const severity = issue.severity === "warning" ? "warning: " : "";
-  return `${source.where(issue.line)}: ${severity}${path}${issue.code}: ${issue.message}`;
+  return `${source.where(issue.line)}: ${severity}${path}${issue.code}: ${oneLine(issue.message)}`;
+}
+
+// A value quoted in a message may hold a newline or an escape sequence; one issue stays one line.
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (char) => JSON.stringify(char).slice(1, -1));
 }

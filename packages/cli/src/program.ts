@@ -4,7 +4,14 @@ import { Command } from "commander";
 // imports its command module (and with it zod, core and the http-client) when it runs.
 
 /** The commands `run` dispatches to. */
-export type CommandName = "export" | "validate" | "jobs get" | "jobs list" | "jobs wait" | "regions" | "completion";
+export type CommandName =
+  | "export"
+  | "validate"
+  | "jobs get"
+  | "jobs list"
+  | "jobs wait"
+  | "regions"
+  | "completion";
 
 export interface ProgramSettings {
   version: string;
@@ -118,7 +125,9 @@ const OUTPUT_DESCRIPTION = "table, json or ndjson (default: table on a terminal,
 export function buildProgram(settings: ProgramSettings): Command {
   const program = new Command("cph-export");
   program
-    .description("Export data from Huawei Cloud cloud phones (CPH) to OBS, and follow the export jobs to the end.")
+    .description(
+      "Export data from Huawei Cloud cloud phones (CPH) to OBS, and follow the export jobs to the end.",
+    )
     .exitOverride()
     .configureOutput({
       writeOut: settings.writeOut,
@@ -142,14 +151,16 @@ export function buildProgram(settings: ProgramSettings): Command {
     .option("--debug", "log requests (redacted) and show stack traces")
     .addHelpText("after", PROGRAM_HELP);
 
-  const dispatch = (name: CommandName) => async (...args: unknown[]) => {
-    const command = args[args.length - 1] as Command;
-    const options = command.optsWithGlobals() as Record<string, unknown>;
-    const positional = args.slice(0, -2).filter((value) => typeof value === "string");
-    if (name === "jobs get") options["jobId"] = positional[0];
-    if (name === "completion") options["shell"] = positional[0];
-    await settings.dispatch(name, options);
-  };
+  const dispatch =
+    (name: CommandName) =>
+    async (...args: unknown[]) => {
+      const command = args[args.length - 1] as Command;
+      const options = command.optsWithGlobals() as Record<string, unknown>;
+      const positional = args.slice(0, -2).filter((value) => typeof value === "string");
+      if (name === "jobs get") options["jobId"] = positional[0];
+      if (name === "completion") options["shell"] = positional[0];
+      await settings.dispatch(name, options);
+    };
 
   program
     .command("export")
@@ -158,10 +169,16 @@ export function buildProgram(settings: ProgramSettings): Command {
     .option("--include <path>", "device path to export, under /data or /cache (repeatable)", collect)
     .option("--exclude <path>", "device path to leave out; wins over --include (repeatable)", collect)
     .option("--bucket <name>", "OBS bucket, for rows without bucket_name")
-    .option("--object-path <template>", "OBS object key, for rows without object_path; placeholders {phone_id} {date} {index}")
+    .option(
+      "--object-path <template>",
+      "OBS object key, for rows without object_path; placeholders {phone_id} {date} {index}",
+    )
     .option("--input <file>", "JSON array, NDJSON or CSV of phones; - reads stdin")
     .option("--input-format <format>", "json, ndjson or csv (default: from the extension)")
-    .option("--dry-run", "validate and print the requests that would be sent (credentials redacted); send nothing")
+    .option(
+      "--dry-run",
+      "validate and print the requests that would be sent (credentials redacted); send nothing",
+    )
     .option("--wait", "follow the jobs until they succeed or fail")
     .option("--timeout <duration>", "with --wait: give up after this long, e.g. 30m (jobs left are unknown)")
     .option("--concurrency <n>", "requests in flight at once (default 4)")
@@ -203,7 +220,11 @@ export function buildProgram(settings: ProgramSettings): Command {
   jobs
     .command("wait")
     .description("wait until jobs succeed or fail")
-    .option("--request-id <id>", "wait for every job of this request (repeatable, or comma-separated)", collect)
+    .option(
+      "--request-id <id>",
+      "wait for every job of this request (repeatable, or comma-separated)",
+      collect,
+    )
     .option("--job-id <id>", "wait for this job (repeatable, or comma-separated)", collect)
     .option("--timeout <duration>", "give up after this long, e.g. 30m")
     .option("--output <format>", OUTPUT_DESCRIPTION)

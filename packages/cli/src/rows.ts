@@ -60,7 +60,8 @@ export class RowPreparer {
 
   prepare(record: InputRecord): PreparedRow {
     const line = record.line;
-    const isPhone = !record.fatal && !(record.problems ?? []).some((problem) => problem.code === "input_header");
+    const isPhone =
+      !record.fatal && !(record.problems ?? []).some((problem) => problem.code === "input_header");
     const index = isPhone ? this.#index++ : -1;
     const issues: RowIssue[] = (record.problems ?? []).map((problem) => ({
       line,
@@ -73,7 +74,13 @@ export class RowPreparer {
     const value = record.value;
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       const kind = value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`;
-      issues.push({ line, path: "", code: "invalid_type", severity: "error", message: `each phone must be an object, not ${kind}` });
+      issues.push({
+        line,
+        path: "",
+        code: "invalid_type",
+        severity: "error",
+        message: `each phone must be an object, not ${kind}`,
+      });
       return { line, index, issues };
     }
     const { row, filled } = this.#fill(value as Record<string, unknown>, index);
@@ -125,7 +132,10 @@ export class RowPreparer {
     return ok ? { line, index, info: toStorageInfo(row), issues } : { line, index, issues };
   }
 
-  #fill(value: Record<string, unknown>, index: number): { row: Record<string, unknown>; filled: Set<string> } {
+  #fill(
+    value: Record<string, unknown>,
+    index: number,
+  ): { row: Record<string, unknown>; filled: Set<string> } {
     const defaults = this.#defaults;
     const row: Record<string, unknown> = { ...value };
     const filled = new Set<string>();

@@ -31,7 +31,11 @@ function isCommanderError(error: unknown): error is CommanderErrorLike {
  *
  * @example const code = await run(["validate", "--input", "phones.csv"], io);
  */
-export async function run(argv: readonly string[], io: CliIo, dependencies: RunDependencies = {}): Promise<number> {
+export async function run(
+  argv: readonly string[],
+  io: CliIo,
+  dependencies: RunDependencies = {},
+): Promise<number> {
   const context: Context = {
     io,
     out: new Output(io.stdout),

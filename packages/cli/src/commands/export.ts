@@ -32,7 +32,11 @@ export interface ExportDependencies {
 }
 
 /** `cph-export export`: validate every phone, then send them (or print the requests with --dry-run). */
-export async function exportCommand(raw: unknown, context: Context, dependencies: ExportDependencies = {}): Promise<number> {
+export async function exportCommand(
+  raw: unknown,
+  context: Context,
+  dependencies: ExportDependencies = {},
+): Promise<number> {
   const options = parseOptions(exportOptionsSchema, raw, "export");
   checkCombinations(options);
   const template = options.objectPath !== undefined ? parseObjectPathTemplate(options.objectPath) : undefined;
@@ -71,7 +75,10 @@ export async function exportCommand(raw: unknown, context: Context, dependencies
     const omitted = scan.errors + scan.warnings - printed.length;
     if (omitted > 0) context.err.write(`... and ${omitted} more issues\n`);
     if (scan.errors > 0) {
-      const validate = source.name === "--phone-id" ? "" : ` Run "cph-export validate --input ${source.name === "stdin" ? "-" : source.name}" for the full list.`;
+      const validate =
+        source.name === "--phone-id"
+          ? ""
+          : ` Run "cph-export validate --input ${source.name === "stdin" ? "-" : source.name}" for the full list.`;
       throw usageError(
         `${source.name} has ${scan.errors} ${scan.errors === 1 ? "error" : "errors"} in ${scan.phones} ${scan.phones === 1 ? "phone" : "phones"}; nothing was sent.${validate}`,
       );
@@ -94,11 +101,16 @@ function checkCombinations(options: ExportOptions): void {
     throw usageError("export: give either --input FILE or --phone-id, not both.");
   }
   if (options.input === undefined && options.phoneId.length === 0) {
-    throw usageError("export: nothing to export; give --phone-id ID (with --include, --bucket, --object-path) or --input FILE (- for stdin).");
+    throw usageError(
+      "export: nothing to export; give --phone-id ID (with --include, --bucket, --object-path) or --input FILE (- for stdin).",
+    );
   }
-  if (options.timeout !== undefined && !options.wait) throw usageError("export: --timeout only applies with --wait.");
+  if (options.timeout !== undefined && !options.wait)
+    throw usageError("export: --timeout only applies with --wait.");
   if (options.retryUnknown && options.journal === undefined) {
-    throw usageError("export: --retry-unknown needs --journal FILE: only the journal knows which phones were left unknown.");
+    throw usageError(
+      "export: --retry-unknown needs --journal FILE: only the journal knows which phones were left unknown.",
+    );
   }
 }
 
@@ -161,15 +173,19 @@ async function dryRun(
   let requests = 0;
   const emit = async (batch: StorageInfo[]) => {
     const request = await authenticate(
-      { ...buildBatchExportRequest({ endpoint, projectId, storageInfos: batch }) },
+      buildBatchExportRequest({ endpoint, projectId, storageInfos: batch }),
       config,
       projectId,
+      context.now(),
     );
     requests++;
     const headers = redactHeaders(request.headers) as Record<string, string>;
     const body = request.body ? utf8Text(request.body) : "";
     if (format === "table") {
-      const lines = [`${request.method} ${request.url}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)];
+      const lines = [
+        `${request.method} ${request.url}`,
+        ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+      ];
       await context.out.writeAsync(`${lines.join("\n")}\n\n${body}\n\n`);
     } else {
       const json = JSON.stringify({ method: request.method, url: request.url, headers, body });
@@ -185,30 +201,46 @@ async function dryRun(
   if (rest) await emit(rest);
   if (format === "json") await context.out.writeAsync(requests === 0 ? "[]\n" : "\n]\n");
   if (config.credentials?.type === "password") {
-    context.err.write(`dry run: a real run first gets an IAM token for ${config.credentials.userName}; its request is not shown.\n`);
+    context.err.write(
+      `dry run: a real run first gets an IAM token for ${config.credentials.userName}; its request is not shown.\n`,
+    );
   }
-  if (!config.credentials) context.err.write("dry run: no credentials are configured, so the requests are shown unsigned; a real run needs them.\n");
+  if (!config.credentials)
+    context.err.write(
+      "dry run: no credentials are configured, so the requests are shown unsigned; a real run needs them.\n",
+    );
   context.err.write(
     `dry run: ${total} ${total === 1 ? "phone" : "phones"} in ${requests} ${requests === 1 ? "request" : "requests"} to ${endpoint}; nothing was sent.\n`,
   );
   return EXIT.ok;
 }
 
-/** Adds the credentials a real run would send; the caller redacts them before printing. */
-async function authenticate(request: HttpRequest, config: ResolvedConfig, projectId: string): Promise<HttpRequest> {
-  const withAgent = { ...request, headers: { ...request.headers, "User-Agent": userAgent() } };
+/**
+ * Adds what a real run sends: the credentials (the caller redacts them before printing), then the
+ * User-Agent, which the client adds after signing, as the official SDKs leave it unsigned.
+ */
+async function authenticate(
+  request: HttpRequest,
+  config: ResolvedConfig,
+  projectId: string,
+  date: Date,
+): Promise<HttpRequest> {
   const credentials = config.credentials;
-  if (!credentials) return withAgent;
-  if (credentials.type === "aksk") {
-    return signRequest(withAgent, {
+  let authenticated = request;
+  if (credentials?.type === "aksk") {
+    authenticated = await signRequest(request, {
       accessKey: credentials.accessKey,
       secretKey: credentials.secretKey,
       securityToken: credentials.securityToken,
       projectId,
+      date,
     });
+  } else if (credentials) {
+    // Token and IAM password both send X-Auth-Token; the value is redacted anyway.
+    const token = credentials.type === "token" ? credentials.token : "iam-token";
+    authenticated = { ...request, headers: { ...request.headers, "X-Auth-Token": token } };
   }
-  // Token and IAM password both send X-Auth-Token; the value is redacted anyway.
-  return { ...withAgent, headers: { ...withAgent.headers, "X-Auth-Token": credentials.type === "token" ? credentials.token : "iam-token" } };
+  return { ...authenticated, headers: { ...authenticated.headers, "User-Agent": userAgent() } };
 }
 
 interface Tally {
@@ -218,8 +250,13 @@ interface Tally {
   failed: number;
   unknown: number;
   auth: number;
+  /** Rejected because the service could not be reached or was overloaded, not for the phone itself. */
+  upstream: number;
   resumed: number;
 }
+
+// Result codes of phones refused for a reason outside the phone: nothing wrong with the input.
+const UPSTREAM_CODES = new Set(["not_sent", "APIGW.0308", "APIG.0308", "APIGW.0201", "CPS.0003"]);
 
 async function send(
   options: ExportOptions,
@@ -232,9 +269,21 @@ async function send(
   dependencies: ExportDependencies,
 ): Promise<number> {
   const { io } = context;
-  const client = await openClient(config, context, { retries: options.retries, factory: dependencies.createClient });
+  const client = await openClient(config, context, {
+    retries: options.retries,
+    factory: dependencies.createClient,
+  });
   const meta: Meta[] = [];
-  const tally: Tally = { accepted: 0, rejected: 0, succeeded: 0, failed: 0, unknown: 0, auth: 0, resumed: 0 };
+  const tally: Tally = {
+    accepted: 0,
+    rejected: 0,
+    succeeded: 0,
+    failed: 0,
+    unknown: 0,
+    auth: 0,
+    upstream: 0,
+    resumed: 0,
+  };
   const failures: PhoneRow[] = [];
   const writer = new ResultWriter<PhoneRow>(
     context.out,
@@ -242,9 +291,8 @@ async function send(
     phoneColumns(colorEnabled(io.env, io.stdoutIsTTY)),
     (row) => row.line ?? Number.MAX_SAFE_INTEGER,
   );
-  const label = options.wait ? "export+wait" : "export";
   const progress = new ProgressDisplay(context.err, {
-    label,
+    label: "export",
     tty: io.stderrIsTTY,
     columns: io.columns,
     now: () => context.now().getTime(),
@@ -262,7 +310,8 @@ async function send(
     }
     const succeeded = Math.max(tally.succeeded, p?.succeeded ?? 0);
     const done = Math.min(total, rejected + succeeded + failed + unknown);
-    const running = Math.max(0, Math.min(total - done, accepted - succeeded - failed));
+    // While jobs are followed, the client counts as accepted the phones whose job still runs.
+    const running = Math.max(0, Math.min(total - done, p?.accepted ?? 0));
     return { done, total, succeeded, failed, rejected, running, unknown };
   };
   progress.update(snapshot());
@@ -284,7 +333,10 @@ async function send(
     for await (const result of results) {
       const row = toRow(result, meta);
       count(tally, result);
-      if ((result.state === "rejected" || result.state === "failed" || result.state === "unknown") && failures.length < 5) {
+      if (
+        (result.state === "rejected" || result.state === "failed" || result.state === "unknown") &&
+        failures.length < 5
+      ) {
         failures.push(row);
       }
       await writer.add(row);
@@ -300,7 +352,7 @@ async function send(
 
   const interrupted = io.signal?.aborted === true || (thrown !== undefined && isAbortError(thrown));
   const elapsed = context.now().getTime() - defaults.date.getTime();
-  summarize(context, tally, writer.count, total, elapsed, failures, options, interrupted || thrown !== undefined);
+  summarize(context, tally, writer.count, total, elapsed, failures, options, thrown !== undefined);
   if (interrupted) {
     const resume = options.journal
       ? `the journal ${options.journal} is saved: rerun the same command to resume without exporting any phone twice`
@@ -309,7 +361,8 @@ async function send(
     return EXIT.interrupted;
   }
   if (thrown !== undefined) {
-    if (writer.count < total) context.err.write(`${total - writer.count} of ${total} phones have no result.\n`);
+    if (writer.count < total)
+      context.err.write(`${total - writer.count} of ${total} phones have no result.\n`);
     throw thrown;
   }
   return exitFor(tally);
@@ -335,12 +388,14 @@ function count(tally: Tally, result: PhoneResult): void {
   tally[result.state]++;
   if (result.fromJournal) tally.resumed++;
   if (result.state === "rejected" && isAuthErrorCode(result.errorCode)) tally.auth++;
+  if (result.state === "rejected" && result.errorCode !== undefined && UPSTREAM_CODES.has(result.errorCode))
+    tally.upstream++;
 }
 
 function exitFor(tally: Tally): number {
   let code: number = EXIT.ok;
   if (tally.rejected > 0 || tally.failed > 0) code = worstExit(code, EXIT.failed);
-  if (tally.unknown > 0) code = worstExit(code, EXIT.upstream);
+  if (tally.unknown > 0 || tally.upstream > 0) code = worstExit(code, EXIT.upstream);
   if (tally.auth > 0) code = worstExit(code, EXIT.auth);
   return code;
 }
@@ -353,7 +408,7 @@ function summarize(
   elapsedMs: number,
   failures: readonly PhoneRow[],
   options: ExportOptions,
-  partial: boolean,
+  threw: boolean,
 ): void {
   const parts: string[] = [];
   if (tally.succeeded > 0 || options.wait) parts.push(`${tally.succeeded} succeeded`);
@@ -361,11 +416,15 @@ function summarize(
   if (tally.failed > 0) parts.push(`${tally.failed} failed`);
   if (tally.rejected > 0) parts.push(`${tally.rejected} rejected`);
   if (tally.unknown > 0) parts.push(`${tally.unknown} unknown`);
-  const of = partial ? `${results} of ${total}` : `${total}`;
+  const of = results < total ? `${results} of ${total}` : `${total}`;
   const resumed = tally.resumed > 0 ? ` (${tally.resumed} from the journal)` : "";
-  context.err.write(`export: ${of} phones in ${formatDuration(elapsedMs)}: ${parts.join(", ")}${resumed}\n`);
+  context.err.write(
+    `export: ${of} ${total === 1 ? "phone" : "phones"} in ${formatDuration(elapsedMs)}: ${parts.join(", ")}${resumed}\n`,
+  );
   for (const row of failures) {
-    const why = row.error_code ? `${row.error_code}: ${row.error_msg ?? ""}`.trim() : (row.error_msg ?? "no reason given");
+    const why = row.error_code
+      ? `${row.error_code}: ${row.error_msg ?? ""}`.trim()
+      : (row.error_msg ?? "no reason given");
     context.err.write(`  ${row.state} ${row.phone_id}: ${why}\n`);
   }
   const more = tally.rejected + tally.failed + tally.unknown - failures.length;
@@ -377,7 +436,10 @@ function summarize(
         : `${tally.unknown} phones are unknown (their request may have reached CPH): check them with "cph-export jobs list --request-id ..." before exporting them again.\n`,
     );
   }
-  if (tally.auth > 0) {
-    context.err.write("authentication or permission failure: check the credentials and that they may call CPH in this project.\n");
+  // A thrown auth error gets its own sentence from the caller.
+  if (tally.auth > 0 && !threw) {
+    context.err.write(
+      "authentication or permission failure: check the credentials and that they may call CPH in this project.\n",
+    );
   }
 }

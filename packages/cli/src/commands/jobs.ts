@@ -20,9 +20,19 @@ export interface JobsDependencies {
   createClient?: ClientFactory | undefined;
 }
 
-type GlobalLike = { region?: string | undefined; endpoint?: string | undefined; projectId?: string | undefined; profile?: string | undefined; retries?: number | undefined };
+type GlobalLike = {
+  region?: string | undefined;
+  endpoint?: string | undefined;
+  projectId?: string | undefined;
+  profile?: string | undefined;
+  retries?: number | undefined;
+};
 
-async function connect(options: GlobalLike, context: Context, dependencies: JobsDependencies): Promise<CphClient> {
+async function connect(
+  options: GlobalLike,
+  context: Context,
+  dependencies: JobsDependencies,
+): Promise<CphClient> {
   const config = await resolveConfig(options, context.io.env);
   context.out.addSecrets(config.secrets);
   context.err.addSecrets(config.secrets);
@@ -31,7 +41,10 @@ async function connect(options: GlobalLike, context: Context, dependencies: Jobs
   return openClient(config, context, { retries: options.retries, factory: dependencies.createClient });
 }
 
-function jobRow(job: Job, fallback: { jobId?: string | undefined; requestId?: string | undefined } = {}): JobRow {
+function jobRow(
+  job: Job,
+  fallback: { jobId?: string | undefined; requestId?: string | undefined } = {},
+): JobRow {
   const row: JobRow = { job_id: job.job_id ?? fallback.jobId ?? "", state: jobState(job.status) };
   if (job.phone_id) row.phone_id = job.phone_id;
   const requestId = job.request_id ?? fallback.requestId;
@@ -46,11 +59,19 @@ function jobRow(job: Job, fallback: { jobId?: string | undefined; requestId?: st
 
 function writerFor(context: Context, output: OutputFormat | undefined): ResultWriter<JobRow> {
   const format = output ?? (context.io.stdoutIsTTY ? "table" : "json");
-  return new ResultWriter<JobRow>(context.out, format, jobColumns(colorEnabled(context.io.env, context.io.stdoutIsTTY)));
+  return new ResultWriter<JobRow>(
+    context.out,
+    format,
+    jobColumns(colorEnabled(context.io.env, context.io.stdoutIsTTY)),
+  );
 }
 
 /** `cph-export jobs get <job-id>`: one job (ShowJob). */
-export async function jobsGetCommand(raw: unknown, context: Context, dependencies: JobsDependencies = {}): Promise<number> {
+export async function jobsGetCommand(
+  raw: unknown,
+  context: Context,
+  dependencies: JobsDependencies = {},
+): Promise<number> {
   const options = parseOptions(jobsGetOptionsSchema, raw, "jobs get");
   const client = await connect(options, context, dependencies);
   try {
@@ -65,7 +86,11 @@ export async function jobsGetCommand(raw: unknown, context: Context, dependencie
 }
 
 /** Every job of these request ids: ListJobs with 20 ids a call, page by page. */
-async function listAll(client: CphClient, requestIds: readonly string[], signal: AbortSignal | undefined): Promise<Job[]> {
+async function listAll(
+  client: CphClient,
+  requestIds: readonly string[],
+  signal: AbortSignal | undefined,
+): Promise<Job[]> {
   const jobs: Job[] = [];
   const limit = LIMITS.listJobsMaxLimit;
   for (let start = 0; start < requestIds.length; start += LIMITS.listJobsMaxRequestIds) {
@@ -81,7 +106,11 @@ async function listAll(client: CphClient, requestIds: readonly string[], signal:
 }
 
 /** `cph-export jobs list --request-id ID...`: the jobs those export requests created. */
-export async function jobsListCommand(raw: unknown, context: Context, dependencies: JobsDependencies = {}): Promise<number> {
+export async function jobsListCommand(
+  raw: unknown,
+  context: Context,
+  dependencies: JobsDependencies = {},
+): Promise<number> {
   const options = parseOptions(jobsListOptionsSchema, raw, "jobs list");
   const requestIds = splitIds(options.requestId);
   if (requestIds.length === 0) throw usageError("jobs list: give at least one --request-id.");
@@ -91,7 +120,9 @@ export async function jobsListCommand(raw: unknown, context: Context, dependenci
     const writer = writerFor(context, options.output);
     for (const job of jobs) await writer.add(jobRow(job));
     await writer.end();
-    context.err.write(`jobs: ${jobs.length} ${jobs.length === 1 ? "job" : "jobs"} for ${requestIds.length} request ${requestIds.length === 1 ? "id" : "ids"}\n`);
+    context.err.write(
+      `jobs: ${jobs.length} ${jobs.length === 1 ? "job" : "jobs"} for ${requestIds.length} request ${requestIds.length === 1 ? "id" : "ids"}\n`,
+    );
     return EXIT.ok;
   } finally {
     await client.close().catch(() => {});
@@ -99,7 +130,11 @@ export async function jobsListCommand(raw: unknown, context: Context, dependenci
 }
 
 /** `cph-export jobs wait`: follows jobs to the end; exit 1 if any failed, 4 if any is left unknown. */
-export async function jobsWaitCommand(raw: unknown, context: Context, dependencies: JobsDependencies = {}): Promise<number> {
+export async function jobsWaitCommand(
+  raw: unknown,
+  context: Context,
+  dependencies: JobsDependencies = {},
+): Promise<number> {
   const options = parseOptions(jobsWaitOptionsSchema, raw, "jobs wait");
   const requestIds = splitIds(options.requestId);
   const jobIds = splitIds(options.jobId);
@@ -112,9 +147,15 @@ export async function jobsWaitCommand(raw: unknown, context: Context, dependenci
     const tracked: TrackedJob[] = jobIds.map((jobId) => ({ jobId }));
     if (requestIds.length > 0) {
       const listed = await listAll(client, requestIds, io.signal);
-      if (listed.length === 0) context.err.write(`warning: the request ids ${requestIds.join(", ")} have no jobs\n`);
+      if (listed.length === 0)
+        context.err.write(`warning: the request ids ${requestIds.join(", ")} have no jobs\n`);
       for (const job of listed) {
-        if (job.job_id) tracked.push({ jobId: job.job_id, phoneId: job.phone_id ?? undefined, requestId: job.request_id ?? undefined });
+        if (job.job_id)
+          tracked.push({
+            jobId: job.job_id,
+            phoneId: job.phone_id ?? undefined,
+            requestId: job.request_id ?? undefined,
+          });
       }
     }
     const progress = new ProgressDisplay(context.err, {
@@ -125,7 +166,15 @@ export async function jobsWaitCommand(raw: unknown, context: Context, dependenci
     });
     let outcomes: JobOutcome[];
     try {
-      progress.update({ done: 0, total: tracked.length, succeeded: 0, failed: 0, rejected: 0, running: tracked.length, unknown: 0 });
+      progress.update({
+        done: 0,
+        total: tracked.length,
+        succeeded: 0,
+        failed: 0,
+        rejected: 0,
+        running: tracked.length,
+        unknown: 0,
+      });
       outcomes = await client.waitForJobs(tracked, {
         signal: io.signal,
         ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
@@ -143,7 +192,9 @@ export async function jobsWaitCommand(raw: unknown, context: Context, dependenci
     } catch (error) {
       progress.finish();
       if (io.signal?.aborted || isAbortError(error)) {
-        context.err.write(`interrupted while waiting for ${tracked.length} jobs; they keep running: check them again with the same command.\n`);
+        context.err.write(
+          `interrupted while waiting for ${tracked.length} jobs; they keep running: check them again with the same command.\n`,
+        );
         return EXIT.interrupted;
       }
       throw error;

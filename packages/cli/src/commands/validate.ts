@@ -31,7 +31,13 @@ export async function validateCommand(raw: unknown, context: Context): Promise<n
   try {
     const summary = await scanPhones(
       source,
-      { bucket: options.bucket, include: options.include, exclude: options.exclude, template, date: context.now() },
+      {
+        bucket: options.bucket,
+        include: options.include,
+        exclude: options.exclude,
+        template,
+        date: context.now(),
+      },
       async (issue) => {
         count++;
         if (options.output === "text") {

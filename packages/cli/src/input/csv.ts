@@ -1,7 +1,13 @@
 import type { InputRecord, RecordProblem } from "./records.js";
 
 /** The columns a CSV input may have; `phone_id` is required. */
-export const CSV_COLUMNS = ["phone_id", "bucket_name", "object_path", "include_files", "exclude_files"] as const;
+export const CSV_COLUMNS = [
+  "phone_id",
+  "bucket_name",
+  "object_path",
+  "include_files",
+  "exclude_files",
+] as const;
 const LIST_COLUMNS = new Set(["include_files", "exclude_files"]);
 
 /** Cells of list columns hold several paths separated by `;` or `|` (neither is allowed in a path). */
@@ -13,7 +19,9 @@ interface RawRow {
 }
 
 /** Parses RFC 4180 CSV (quoted fields may hold commas, quotes as `""` and newlines) row by row. */
-export async function* parseCsvRows(chunks: AsyncIterable<string>): AsyncGenerator<RawRow | { line: number; error: string }> {
+export async function* parseCsvRows(
+  chunks: AsyncIterable<string>,
+): AsyncGenerator<RawRow | { line: number; error: string }> {
   let line = 1;
   let rowLine = 1;
   let cells: string[] = [];
@@ -65,7 +73,10 @@ export async function* parseCsvRows(chunks: AsyncIterable<string>): AsyncGenerat
           rowStarted = true;
           continue;
         }
-        yield { line, error: `a quote in the middle of an unquoted field (quote the whole field and double inner quotes)` };
+        yield {
+          line,
+          error: `a quote in the middle of an unquoted field (quote the whole field and double inner quotes)`,
+        };
         field += char;
         continue;
       }

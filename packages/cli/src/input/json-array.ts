@@ -26,15 +26,27 @@ export async function* readJsonArray(chunks: AsyncIterable<string>): AsyncGenera
     const text = parts.join("").trim();
     parts = [];
     if (text === "") {
-      return { line: elementLine, problems: [{ code: "input_syntax", message: "empty array element (two commas, or a comma before ])" }] };
+      return {
+        line: elementLine,
+        problems: [
+          { code: "input_syntax", message: "empty array element (two commas, or a comma before ])" },
+        ],
+      };
     }
     try {
       return { line: elementLine, value: JSON.parse(text) };
     } catch (error) {
-      return { line: elementLine, problems: [{ code: "input_syntax", message: `not valid JSON (${jsonErrorText(error)})` }] };
+      return {
+        line: elementLine,
+        problems: [{ code: "input_syntax", message: `not valid JSON (${jsonErrorText(error)})` }],
+      };
     }
   };
-  const fatal = (message: string): InputRecord => ({ line, problems: [{ code: "input_shape", message }], fatal: true });
+  const fatal = (message: string): InputRecord => ({
+    line,
+    problems: [{ code: "input_shape", message }],
+    fatal: true,
+  });
 
   for await (let chunk of chunks) {
     if (first && chunk.length > 0) {
@@ -67,7 +79,9 @@ export async function* readJsonArray(chunks: AsyncIterable<string>): AsyncGenera
       if (WHITESPACE.has(code)) continue;
       if (state === "root") {
         if (code !== 91) {
-          yield fatal("a JSON input must be an array of phones, e.g. [{\"phone_id\": ...}]; use NDJSON for one object a line");
+          yield fatal(
+            'a JSON input must be an array of phones, e.g. [{"phone_id": ...}]; use NDJSON for one object a line',
+          );
           return;
         }
         state = "open";

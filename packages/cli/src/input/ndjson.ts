@@ -7,7 +7,10 @@ export async function* readNdjson(chunks: AsyncIterable<string>): AsyncGenerator
     try {
       yield { line, value: JSON.parse(text) };
     } catch (error) {
-      yield { line, problems: [{ code: "input_syntax", message: `not valid JSON (${jsonErrorText(error)})` }] };
+      yield {
+        line,
+        problems: [{ code: "input_syntax", message: `not valid JSON (${jsonErrorText(error)})` }],
+      };
     }
   }
 }
@@ -15,5 +18,8 @@ export async function* readNdjson(chunks: AsyncIterable<string>): AsyncGenerator
 export function jsonErrorText(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   // V8 appends the whole input to some messages; keep the reason only.
-  return message.replace(/, "[\s\S]*$/, "").replace(/\s+/g, " ").slice(0, 160);
+  return message
+    .replace(/, "[\s\S]*$/, "")
+    .replace(/\s+/g, " ")
+    .slice(0, 160);
 }

@@ -21,7 +21,9 @@ export interface InputRecord {
 }
 
 /** Splits text chunks into lines with their 1-based numbers; `\r\n` and `\n` both end a line. */
-export async function* splitLines(chunks: AsyncIterable<string>): AsyncGenerator<{ line: number; text: string }> {
+export async function* splitLines(
+  chunks: AsyncIterable<string>,
+): AsyncGenerator<{ line: number; text: string }> {
   let pending = "";
   let line = 0;
   let first = true;
@@ -39,5 +41,6 @@ export async function* splitLines(chunks: AsyncIterable<string>): AsyncGenerator
     }
     pending = pending.slice(start);
   }
-  if (pending.length > 0) yield { line: ++line, text: pending.endsWith("\r") ? pending.slice(0, -1) : pending };
+  if (pending.length > 0)
+    yield { line: ++line, text: pending.endsWith("\r") ? pending.slice(0, -1) : pending };
 }

@@ -43,7 +43,11 @@ export function sniffFormat(head: string): InputFormat {
  * Opens `--input FILE|-`. Standard input is spooled to a temp file (mode 600) so that the whole
  * input can be validated before anything is sent, and then read again to send it.
  */
-export async function openInput(spec: string, explicit: InputFormat | undefined, io: CliIo): Promise<InputSource> {
+export async function openInput(
+  spec: string,
+  explicit: InputFormat | undefined,
+  io: CliIo,
+): Promise<InputSource> {
   let path: string;
   let name: string;
   let cleanup = async () => {};
@@ -52,7 +56,9 @@ export async function openInput(spec: string, explicit: InputFormat | undefined,
     path = join(directory, "stdin");
     cleanup = () => rm(directory, { recursive: true, force: true });
     try {
-      await pipeline(io.stdin, createWriteStream(path, { mode: 0o600 }), { signal: io.signal ?? new AbortController().signal });
+      await pipeline(io.stdin, createWriteStream(path, { mode: 0o600 }), {
+        signal: io.signal ?? new AbortController().signal,
+      });
     } catch (error) {
       await cleanup();
       throw error;
@@ -69,7 +75,8 @@ export async function openInput(spec: string, explicit: InputFormat | undefined,
     }
     if (!info.isFile()) throw usageError(`cannot read --input ${spec}: it is not a file.`);
   }
-  const format = explicit ?? (spec === "-" ? undefined : formatFromName(spec)) ?? sniffFormat(await readHead(path));
+  const format =
+    explicit ?? (spec === "-" ? undefined : formatFromName(spec)) ?? sniffFormat(await readHead(path));
   return { path, name, format, close: cleanup };
 }
 
@@ -85,13 +92,23 @@ async function readHead(path: string): Promise<string> {
 }
 
 /** Streams the records of an input file, one at a time. */
-export function readRecords(source: Pick<InputSource, "path" | "format">, signal?: AbortSignal): AsyncGenerator<InputRecord> {
-  const stream = createReadStream(source.path, { encoding: "utf8", highWaterMark: 64 * 1024, ...(signal ? { signal } : {}) });
+export function readRecords(
+  source: Pick<InputSource, "path" | "format">,
+  signal?: AbortSignal,
+): AsyncGenerator<InputRecord> {
+  const stream = createReadStream(source.path, {
+    encoding: "utf8",
+    highWaterMark: 64 * 1024,
+    ...(signal ? { signal } : {}),
+  });
   return recordsFromChunks(stream as AsyncIterable<string>, source.format);
 }
 
 /** The reader for one format over text chunks. */
-export function recordsFromChunks(chunks: AsyncIterable<string>, format: InputFormat): AsyncGenerator<InputRecord> {
+export function recordsFromChunks(
+  chunks: AsyncIterable<string>,
+  format: InputFormat,
+): AsyncGenerator<InputRecord> {
   switch (format) {
     case "json":
       return readJsonArray(chunks);

@@ -34,11 +34,17 @@ function counts(snapshot: ProgressSnapshot): string {
  * One frame of the bar: `label [█████░░░░░] 23/40 · 20 ok · 1 failed · 2 running · 4.1/s · ETA 5s`,
  * cut to `width` columns.
  */
-export function renderBar(label: string, snapshot: ProgressSnapshot, elapsedMs: number, width: number): string {
+export function renderBar(
+  label: string,
+  snapshot: ProgressSnapshot,
+  elapsedMs: number,
+  width: number,
+): string {
   const { done, total } = snapshot;
   const rate = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
   const tail: string[] = [counts(snapshot), `${rate.toFixed(1)}/s`];
-  if (total !== undefined && done < total) tail.push(rate > 0 ? `ETA ${formatDuration(((total - done) / rate) * 1000)}` : "ETA ?");
+  if (total !== undefined && done < total)
+    tail.push(rate > 0 ? `ETA ${formatDuration(((total - done) / rate) * 1000)}` : "ETA ?");
   if (total !== undefined && done >= total) tail.push(formatDuration(elapsedMs));
   const position = total !== undefined ? `${done}/${total}` : `${done}`;
   const barWidth = Math.max(10, Math.min(30, width - 80));
@@ -54,7 +60,8 @@ export function renderBar(label: string, snapshot: ProgressSnapshot, elapsedMs: 
 /** One plain line per change, for logs: `export: 23/40 done, 20 succeeded, 1 failed, 2 running`. */
 export function renderPlain(label: string, snapshot: ProgressSnapshot): string {
   const position = snapshot.total !== undefined ? `${snapshot.done}/${snapshot.total}` : `${snapshot.done}`;
-  const ok = snapshot.accepted !== undefined ? `${snapshot.accepted} accepted` : `${snapshot.succeeded} succeeded`;
+  const ok =
+    snapshot.accepted !== undefined ? `${snapshot.accepted} accepted` : `${snapshot.succeeded} succeeded`;
   const parts = [`${position} done`, ok, `${snapshot.failed} failed`];
   if (snapshot.rejected > 0) parts.push(`${snapshot.rejected} rejected`);
   parts.push(`${snapshot.running} running`);
@@ -71,11 +78,15 @@ export interface ProgressOptions {
   now?: () => number;
   /** Redraw period of the bar; default 100 ms. */
   intervalMs?: number;
+  /** Plain lines: changes within this period are coalesced into one line; default 1 s. */
+  plainIntervalMs?: number;
 }
 
 /**
  * Progress on stderr: on a terminal a bar redrawn in place (at most every `intervalMs`, and on a
- * timer so that rate and ETA move while nothing changes); otherwise one line per change.
+ * timer so that rate and ETA move while nothing changes); otherwise one plain line per batch of
+ * changes (changes within `plainIntervalMs` are coalesced, so a resumed run of 100,000 phones does
+ * not print 100,000 lines).
  */
 export class ProgressDisplay {
   readonly #out: Output;
@@ -84,6 +95,8 @@ export class ProgressDisplay {
   readonly #start: number;
   #snapshot: ProgressSnapshot | undefined;
   #lastPlain = "";
+  #lastPlainAt = Number.NEGATIVE_INFINITY;
+  #pendingPlain: ReturnType<typeof setTimeout> | undefined;
   #lastDraw = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #finished = false;
@@ -104,21 +117,35 @@ export class ProgressDisplay {
     if (this.#finished) return;
     this.#snapshot = snapshot;
     if (!this.#options.tty) {
-      const line = renderPlain(this.#options.label, snapshot);
-      if (line !== this.#lastPlain) {
-        this.#lastPlain = line;
-        this.#out.write(`${line}\n`);
+      const wait = this.#lastPlainAt + (this.#options.plainIntervalMs ?? 1000) - this.#now();
+      if (wait <= 0) this.#plain();
+      else if (!this.#pendingPlain) {
+        this.#pendingPlain = setTimeout(() => this.#plain(), wait);
+        this.#pendingPlain.unref?.();
       }
       return;
     }
     if (this.#now() - this.#lastDraw >= (this.#options.intervalMs ?? 100)) this.#draw();
   }
 
+  #plain(): void {
+    if (this.#pendingPlain) clearTimeout(this.#pendingPlain);
+    this.#pendingPlain = undefined;
+    if (!this.#snapshot) return;
+    const line = renderPlain(this.#options.label, this.#snapshot);
+    if (line === this.#lastPlain) return;
+    this.#lastPlain = line;
+    this.#lastPlainAt = this.#now();
+    this.#out.write(`${line}\n`);
+  }
+
   #draw(): void {
     if (!this.#snapshot || this.#finished) return;
     this.#lastDraw = this.#now();
     const width = this.#options.columns ?? 80;
-    this.#out.write(`${REDRAW}${renderBar(this.#options.label, this.#snapshot, this.#lastDraw - this.#start, width)}`);
+    this.#out.write(
+      `${REDRAW}${renderBar(this.#options.label, this.#snapshot, this.#lastDraw - this.#start, width)}`,
+    );
   }
 
   /** Draws the last state, ends the line and gives the cursor back. */
@@ -127,9 +154,8 @@ export class ProgressDisplay {
     if (this.#timer) clearInterval(this.#timer);
     if (this.#options.tty) {
       this.#draw();
-      this.#finished = true;
       this.#out.write(`${this.#snapshot ? "\n" : REDRAW}${SHOW_CURSOR}`);
-    }
+    } else this.#plain();
     this.#finished = true;
   }
 }

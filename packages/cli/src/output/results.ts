@@ -14,7 +14,12 @@ export class ResultWriter<Row extends object> {
   readonly #rows: Row[] = [];
   #count = 0;
 
-  constructor(out: Output, format: OutputFormat, columns: readonly Column<Row>[], sortKey?: (row: Row) => number) {
+  constructor(
+    out: Output,
+    format: OutputFormat,
+    columns: readonly Column<Row>[],
+    sortKey?: (row: Row) => number,
+  ) {
     this.#out = out;
     this.#format = format;
     this.#columns = columns;
@@ -78,10 +83,22 @@ export function phoneColumns(color: boolean): Column<PhoneRow>[] {
   const style = stateStyle<PhoneRow>(color);
   return [
     { header: "PHONE", value: (row) => row.phone_id },
-    { header: "STATE", value: (row) => (row.from_journal ? `${row.state}*` : row.state), ...(style ? { style } : {}) },
+    {
+      header: "STATE",
+      value: (row) => (row.from_journal ? `${row.state}*` : row.state),
+      ...(style ? { style } : {}),
+    },
     { header: "JOB", value: (row) => row.job_id },
-    { header: "ERROR", value: (row) => (row.error_code ? `${row.error_code} ${row.error_msg ?? ""}`.trim() : row.error_msg), maxWidth: 60 },
-    { header: "OBJECT", value: (row) => (row.bucket_name && row.object_path ? `${row.bucket_name}/${row.object_path}` : row.object_path) },
+    {
+      header: "ERROR",
+      value: (row) => (row.error_code ? `${row.error_code} ${row.error_msg ?? ""}`.trim() : row.error_msg),
+      maxWidth: 60,
+    },
+    {
+      header: "OBJECT",
+      value: (row) =>
+        row.bucket_name && row.object_path ? `${row.bucket_name}/${row.object_path}` : row.object_path,
+    },
   ];
 }
 
@@ -106,6 +123,10 @@ export function jobColumns(color: boolean): Column<JobRow>[] {
     { header: "STATE", value: (row) => row.state, ...(style ? { style } : {}) },
     { header: "BEGIN", value: (row) => row.begin_time },
     { header: "END", value: (row) => row.end_time },
-    { header: "ERROR", value: (row) => (row.error_code ? `${row.error_code} ${row.error_msg ?? ""}`.trim() : row.error_msg), maxWidth: 60 },
+    {
+      header: "ERROR",
+      value: (row) => (row.error_code ? `${row.error_code} ${row.error_msg ?? ""}`.trim() : row.error_msg),
+      maxWidth: 60,
+    },
   ];
 }

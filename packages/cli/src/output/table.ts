@@ -13,7 +13,8 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 function cell(text: string | undefined, maxWidth: number | undefined): string {
   // Control characters from a server message could move the cursor or hide text in a terminal.
   const clean = (text ?? "").replace(CONTROL, " ");
-  if (maxWidth !== undefined && clean.length > maxWidth) return `${clean.slice(0, Math.max(0, maxWidth - 1))}…`;
+  if (maxWidth !== undefined && clean.length > maxWidth)
+    return `${clean.slice(0, Math.max(0, maxWidth - 1))}…`;
   return clean;
 }
 
@@ -36,7 +37,12 @@ export function renderTable<Row>(columns: readonly Column<Row>[], rows: readonly
       })
       .join("  ")
       .trimEnd();
-  const lines = [format(columns.map((column) => column.header), undefined)];
+  const lines = [
+    format(
+      columns.map((column) => column.header),
+      undefined,
+    ),
+  ];
   cells.forEach((line, index) => {
     lines.push(format(line, rows[index]));
   });
