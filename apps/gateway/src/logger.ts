@@ -17,18 +17,25 @@ export interface JsonLoggerOptions {
   now?: () => number;
 }
 
+function redactValue(value: unknown, secrets: readonly string[], depth: number): unknown {
+  if (typeof value === "string")
+    return secrets.some((secret) => value.includes(secret)) ? redactText(value, secrets) : value;
+  if (depth > 8 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, secrets, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) out[key] = redactValue(item, secrets, depth + 1);
+  return out;
+}
+
 /** A logger writing JSON lines (`time`, `level`, `msg`, then the fields), secrets redacted. */
 export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
   const write = options.write ?? ((line: string) => process.stdout.write(line));
-  // A secret with quotes or backslashes appears escaped inside a JSON line: redact both spellings.
-  const secrets = [
-    ...new Set((options.secrets ?? []).flatMap((secret) => [secret, JSON.stringify(secret).slice(1, -1)])),
-  ].filter((secret) => secret.length >= 4);
+  const secrets = (options.secrets ?? []).filter((secret) => secret.length >= 4);
   const now = options.now ?? Date.now;
   const log = (level: string, message: string, fields?: LogFields) => {
-    let line = JSON.stringify({ time: new Date(now()).toISOString(), level, msg: message, ...fields });
-    if (secrets.length > 0) line = redactText(line, secrets);
-    write(`${line}\n`);
+    const entry = { time: new Date(now()).toISOString(), level, msg: message, ...fields };
+    // Strings are redacted before serialising, so that the line stays valid JSON.
+    write(`${JSON.stringify(secrets.length > 0 ? redactValue(entry, secrets, 0) : entry)}\n`);
   };
   return {
     info: (message, fields) => log("info", message, fields),
