@@ -184,23 +184,33 @@ describe("changesets", () => {
   it("status is clean on main and asks for a changeset on a branch that changes a package without one", async () => {
     const clean = await changeset(["status"]);
     expect(clean.code, clean.stdout + clean.stderr).toBe(0);
+    // A package no changeset of the repo names, so the check does not depend on which changesets exist.
     await git(["checkout", "-q", "-b", "feature"]);
-    writeFileSync(join(repo, "packages", "core", "NOTES.md"), "a change to core\n");
-    await git(["add", "-A"]);
-    await git(["commit", "-q", "-m", "change core"]);
-    const missing = await changeset(["status"]);
-    expect(missing.code).toBe(1);
-    expect(missing.stdout + missing.stderr).toMatch(/no changesets were found/);
-    writeFileSync(
-      join(repo, ".changeset", "notes-for-core.md"),
-      '---\n"@cph-export/core": patch\n---\n\nNotes.\n',
-    );
-    await git(["add", "-A"]);
-    await git(["commit", "-q", "-m", "changeset for core"]);
-    const covered = await changeset(["status"]);
-    expect(covered.code, covered.stdout + covered.stderr).toBe(0);
-    expect(covered.stdout + covered.stderr).toMatch(/@cph-export\/core/);
-    await git(["checkout", "-q", "main"]);
+    try {
+      mkdirSync(join(repo, "packages", "newcomer"));
+      writeFileSync(
+        join(repo, "packages", "newcomer", "package.json"),
+        `${JSON.stringify({ name: "@cph-export/newcomer", version: "0.0.0", type: "module" })}\n`,
+      );
+      await git(["add", "-A"]);
+      await git(["commit", "-q", "-m", "add a package"]);
+      // --since: only the changesets this branch adds count, as a pull-request check would run it.
+      const missing = await changeset(["status", "--since=main"]);
+      expect(missing.code, missing.stdout + missing.stderr).toBe(1);
+      expect(missing.stdout + missing.stderr).toMatch(/no changesets were found/);
+      writeFileSync(
+        join(repo, ".changeset", "newcomer.md"),
+        '---\n"@cph-export/newcomer": minor\n---\n\nNew.\n',
+      );
+      await git(["add", "-A"]);
+      await git(["commit", "-q", "-m", "changeset for the new package"]);
+      const covered = await changeset(["status", "--since=main"]);
+      expect(covered.code, covered.stdout + covered.stderr).toBe(0);
+      expect(covered.stdout + covered.stderr).toMatch(/@cph-export\/newcomer/);
+    } finally {
+      await git(["checkout", "-q", "main"]);
+    }
+    expect(existsSync(join(repo, "packages", "newcomer"))).toBe(false);
   });
 
   describe("version, then publish", () => {
