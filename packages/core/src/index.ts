@@ -71,12 +71,14 @@ export {
   signRequest,
   timingSafeEqual,
   verifySignature,
+  WEB_CRYPTO_HASHER,
 } from "./signing.js";
 export type {
   CanonicalInput,
   ParsedAuthorization,
-  SignOptions,
   SigningCredentials,
+  SigningHasher,
+  SignOptions,
   VerifyInput,
   VerifyResult,
 } from "./signing.js";
