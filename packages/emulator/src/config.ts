@@ -81,9 +81,13 @@ export const emulatorConfigSchema = z.strictObject({
 
 /** A config as written in a file or passed to `startEmulator`; every field is optional. */
 export type EmulatorConfig = z.input<typeof emulatorConfigSchema>;
+/** Faults as set by the config or `POST /__emulator/faults`. */
 export type FaultSettings = z.output<typeof faultSettingsSchema>;
+/** A project: its id (the `{project_id}` of the paths) and the name a token scope may use. */
 export type ProjectConfig = z.output<typeof projectSchema>;
+/** An AK/SK pair, temporary when it has a security token. */
 export type AccessKeyConfig = z.output<typeof accessKeySchema>;
+/** An IAM user of an account (domain) with a password. */
 export type UserConfig = z.output<typeof userSchema>;
 
 /** A config with every default filled in. */

@@ -1,6 +1,6 @@
 export { createEmulatorApp } from "./app.js";
 export type { EmulatorApp, EmulatorAppOptions } from "./app.js";
-export { DEMO_CREDENTIALS, EmulatorConfigError, emulatorConfigSchema, loadEmulatorConfig } from "./config.js";
+export { DEMO_CREDENTIALS, EmulatorConfigError, loadEmulatorConfig } from "./config.js";
 export type { AccessKeyConfig, EmulatorConfig, FaultSettings, ProjectConfig, UserConfig } from "./config.js";
 export { ERROR_CODES } from "./errors.js";
 export { listPhoneFiles, readPhoneFile } from "./phones.js";
