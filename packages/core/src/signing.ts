@@ -182,7 +182,7 @@ export async function signRequest(request: HttpRequest, options: SignOptions): P
   const url = new URL(request.url);
   // Headers this call sets replace any earlier value in any letter case, so that re-signing a
   // request (a retry) never sends two X-Sdk-Date headers.
-  const replaced = new Set(["authorization"]);
+  const replaced = new Set(["authorization", "x-sdk-date"]);
   if (options.securityToken) replaced.add("x-security-token");
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
