@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=cli-exit-codes.test.d.ts.map
