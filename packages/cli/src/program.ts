@@ -184,7 +184,10 @@ export function buildProgram(settings: ProgramSettings): Command {
     .option("--concurrency <n>", "requests in flight at once (default 4)")
     .option("--batch-size <n>", "phones per request (default 100)")
     .option("--journal <file>", "record progress here; a rerun with the same file resumes")
-    .option("--retry-unknown", "with --journal: resend phones an earlier run left unknown, once checked")
+    .option(
+      "--retry-unknown",
+      "with --journal: resend the phones an earlier run left unknown (check their archives first)",
+    )
     .option("--output <format>", OUTPUT_DESCRIPTION)
     .addHelpText("after", EXPORT_HELP)
     .action(dispatch("export"));

@@ -432,7 +432,7 @@ function summarize(
   if (tally.unknown > 0) {
     context.err.write(
       options.journal
-        ? `${tally.unknown} phones are unknown (their request may have reached CPH): rerun the same command to check them, or add --retry-unknown to resend the ones that were not exported.\n`
+        ? `${tally.unknown} phones are unknown (their request may have reached CPH): rerun the same command to see them again; once you have checked that their archives are not in the bucket, add --retry-unknown to resend them.\n`
         : `${tally.unknown} phones are unknown (their request may have reached CPH): check them with "cph-export jobs list --request-id ..." before exporting them again.\n`,
     );
   }

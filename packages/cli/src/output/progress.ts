@@ -142,7 +142,9 @@ export class ProgressDisplay {
   #draw(): void {
     if (!this.#snapshot || this.#finished) return;
     this.#lastDraw = this.#now();
-    const width = this.#options.columns ?? 80;
+    // A pseudo-terminal may report 0 columns.
+    const columns = this.#options.columns;
+    const width = columns !== undefined && columns >= 40 ? columns : 80;
     this.#out.write(
       `${REDRAW}${renderBar(this.#options.label, this.#snapshot, this.#lastDraw - this.#start, width)}`,
     );
