@@ -1,3 +1,4 @@
+import { createHash, createHmac } from "node:crypto";
 import {
   buildIamTokenRequest,
   CphApiError,
@@ -8,6 +9,7 @@ import {
   type HttpResponseData,
   parseIamTokenResponse,
   REDACTED,
+  type SigningHasher,
   signRequest,
 } from "@cph-export/core";
 import { raceSignal } from "./retry.js";
@@ -80,6 +82,12 @@ class TokenAuthenticator extends BaseAuthenticator {
   }
 }
 
+/** `node:crypto` hashing for signatures: the same bytes as core's Web Crypto default, at a fraction of the cost per call. */
+export const NODE_HASHER: SigningHasher = Object.freeze({
+  sha256Hex: (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex"),
+  hmacSha256Hex: (key: string, message: string) => createHmac("sha256", key).update(message).digest("hex"),
+});
+
 class AkSkAuthenticator extends BaseAuthenticator {
   readonly type = "aksk" as const;
   readonly #accessKey: string;
@@ -102,6 +110,7 @@ class AkSkAuthenticator extends BaseAuthenticator {
       secretKey: this.#secretKey,
       securityToken: this.#securityToken,
       projectId: this.#projectId,
+      hasher: NODE_HASHER,
     });
     return { request: signed };
   }

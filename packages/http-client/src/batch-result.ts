@@ -24,37 +24,32 @@ function phoneResultOf(
   job: PhoneJob | undefined,
   requestId: string | undefined,
 ): PhoneResult {
-  const base = {
+  // Built field by field: this runs once per phone, and spreads cost allocations at 100,000 phones.
+  const result: PhoneResult = {
     phoneId: info.phone_id,
+    state: "unknown",
+    jobId: undefined,
     requestId,
     bucketName: info.bucket_name,
     objectPath: info.object_path,
   };
   if (!job) {
-    return {
-      ...base,
-      state: "unknown",
-      errorCode: RESULT_CODES.notInResponse,
-      errorMessage: "not in the response: the service did not say whether it created a job",
-    };
+    result.errorCode = RESULT_CODES.notInResponse;
+    result.errorMessage = "not in the response: the service did not say whether it created a job";
+    return result;
   }
-  const jobId = job.job_id || undefined;
+  result.jobId = job.job_id || undefined;
   if (job.error_code) {
-    return {
-      ...base,
-      state: "rejected",
-      jobId,
-      errorCode: job.error_code,
-      errorMessage: job.error_msg ?? "",
-    };
+    result.state = "rejected";
+    result.errorCode = job.error_code;
+    result.errorMessage = job.error_msg ?? "";
+  } else if (result.jobId) {
+    result.state = "accepted";
+  } else {
+    result.errorCode = RESULT_CODES.notInResponse;
+    result.errorMessage = "the response lists the phone without a job id or an error code";
   }
-  if (jobId) return { ...base, state: "accepted", jobId };
-  return {
-    ...base,
-    state: "unknown",
-    errorCode: RESULT_CODES.notInResponse,
-    errorMessage: "the response lists the phone without a job id or an error code",
-  };
+  return result;
 }
 
 /**

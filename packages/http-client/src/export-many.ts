@@ -390,34 +390,29 @@ export async function* exportMany(
   const handle = (value: StorageInfo, index: number) => {
     counts.read++;
     const phoneId = typeof value?.phone_id === "string" ? value.phone_id : "";
-    const place = {
-      phoneId,
-      index,
-      bucketName: typeof value?.bucket_name === "string" ? value.bucket_name : undefined,
-      objectPath: typeof value?.object_path === "string" ? value.object_path : undefined,
-    };
+    const reject = (errorCode: string, errorMessage: string) =>
+      settle([
+        {
+          phoneId,
+          index,
+          bucketName: typeof value?.bucket_name === "string" ? value.bucket_name : undefined,
+          objectPath: typeof value?.object_path === "string" ? value.object_path : undefined,
+          state: "rejected",
+          errorCode,
+          errorMessage,
+        },
+      ]);
     const validation = validateStorageInfo(value, context.validation);
     if (!validation.ok) {
       const issue = validation.issues[0]!;
-      settle([
-        {
-          ...place,
-          state: "rejected",
-          errorCode: issue.code,
-          errorMessage: issue.path ? `${issue.path}: ${issue.message}` : issue.message,
-        },
-      ]);
+      reject(issue.code, issue.path ? `${issue.path}: ${issue.message}` : issue.message);
       return;
     }
     if (seen.has(phoneId)) {
-      settle([
-        {
-          ...place,
-          state: "rejected",
-          errorCode: RESULT_CODES.duplicatePhone,
-          errorMessage: `phone ${phoneId} appears earlier in this run; it is exported once`,
-        },
-      ]);
+      reject(
+        RESULT_CODES.duplicatePhone,
+        `phone ${phoneId} appears earlier in this run; it is exported once`,
+      );
       return;
     }
     seen.add(phoneId);
@@ -474,37 +469,24 @@ export async function* exportMany(
 
   try {
     let index = 0;
+    // Results waiting for the consumer above this stop the reading, so memory stays bounded even
+    // when every phone is answered without a request (journal, validation).
+    const readyLimit = batchSize * (concurrency + 2);
     while (true) {
-      if (readyHead < ready.length) {
-        const result = ready[readyHead]!;
-        ready[readyHead++] = undefined;
-        if (readyHead === ready.length) {
-          ready = [];
-          readyHead = 0;
-        }
-        progress();
-        yield result;
+      const stopping = stop.signal.aborted;
+      // Sending comes first: a free slot is filled before results are handed out.
+      if (!stopping && pendingBatch && inFlight.size < concurrency) {
+        launch(pendingBatch);
+        pendingBatch = undefined;
         continue;
       }
-      if (stop.signal.aborted) {
-        if (inFlight.size === 0) break;
-        await nextEvent();
-        continue;
-      }
-      if (pendingBatch) {
-        if (inFlight.size < concurrency) {
-          launch(pendingBatch);
-          pendingBatch = undefined;
-          continue;
-        }
-        await nextEvent();
-        continue;
-      }
-      if (!sourceDone) {
-        if (follower && follower.size >= MAX_FOLLOWED_JOBS) {
-          await nextEvent();
-          continue;
-        }
+      const canRead =
+        !stopping &&
+        !pendingBatch &&
+        !sourceDone &&
+        ready.length - readyHead < readyLimit &&
+        !(follower && follower.size >= MAX_FOLLOWED_JOBS);
+      if (canRead) {
         let next: IteratorResult<StorageInfo>;
         try {
           const pending = Promise.resolve(iterator.next());
@@ -528,7 +510,21 @@ export async function* exportMany(
         handle(next.value, index++);
         continue;
       }
-      if (inFlight.size > 0 || (follower && follower.size > 0)) {
+      if (readyHead < ready.length) {
+        const result = ready[readyHead]!;
+        ready[readyHead++] = undefined;
+        if (readyHead === ready.length) {
+          ready = [];
+          readyHead = 0;
+        }
+        progress();
+        yield result;
+        continue;
+      }
+      const more =
+        !stopping &&
+        (pendingBatch !== undefined || !sourceDone || (follower !== undefined && follower.size > 0));
+      if (inFlight.size > 0 || more) {
         await nextEvent();
         continue;
       }
