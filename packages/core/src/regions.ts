@@ -44,14 +44,19 @@ function normalizeEndpoint(endpoint: string, what: string): string {
   } catch {
     throw invalid(
       what,
-      `"${endpoint}" is not a URL; give one such as https://cph.cn-north-4.myhuaweicloud.com`,
+      `the ${what} is not a URL; give one such as https://cph.cn-north-4.myhuaweicloud.com`,
     );
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw invalid(what, `"${endpoint}" must use http or https`);
+    throw invalid(what, `the ${what} must use http or https, not ${url.protocol.slice(0, 20)}`);
   }
   if (url.search || url.hash || url.username || url.password) {
-    throw invalid(what, `"${endpoint}" must not have a query, fragment or credentials`);
+    // Named without its credentials, query or fragment: those may hold secrets.
+    const shown = `${url.protocol}//${url.host}${url.pathname}`;
+    throw invalid(
+      what,
+      `the ${what} ${shown} must not carry credentials, a query or a fragment; give only scheme, host and path`,
+    );
   }
   return url.href.replace(/\/+$/, "");
 }

@@ -183,3 +183,49 @@ describe("sign then verify", () => {
     expect((await check(withoutToken)).ok).toBe(false);
   });
 });
+
+describe("re-signing", () => {
+  it("replaces an earlier X-Sdk-Date and X-Security-Token in any letter case instead of sending two", async () => {
+    const request = buildBatchExportRequest({
+      endpoint: "https://cph.example",
+      projectId: "p1",
+      storageInfos: [],
+    });
+    const stale = {
+      ...request,
+      headers: {
+        ...request.headers,
+        "x-sdk-date": "20200101T000000Z",
+        "x-security-token": "old",
+        authorization: "x",
+      },
+    };
+    const temporary = { ...credentials, securityToken: "new-token" };
+    const signed = await signRequest(stale, { ...temporary, date: now });
+    const names = Object.keys(signed.headers).map((name) => name.toLowerCase());
+    expect(names.filter((name) => name === "x-sdk-date")).toHaveLength(1);
+    expect(names.filter((name) => name === "x-security-token")).toHaveLength(1);
+    expect(names.filter((name) => name === "authorization")).toHaveLength(1);
+    expect(signed.headers["X-Sdk-Date"]).toBe(formatSdkDate(now));
+    expect(signed.headers["X-Security-Token"]).toBe("new-token");
+    const result = await verifySignature({
+      method: "POST",
+      url: new URL(signed.url).pathname,
+      headers: signed.headers,
+      body: signed.body!,
+      lookup: () => temporary,
+      now,
+    });
+    expect(result.ok).toBe(true);
+  });
+
+  test.prop([fc.string({ maxLength: 100 }), fc.integer({ min: 1, max: 60 * 60 })])(
+    "a request signed again later verifies at the later time, not only at the first",
+    async (body, seconds) => {
+      const first = await signedSample(body);
+      const later = new Date(now.getTime() + seconds * 1000);
+      const again = await signRequest(first, { ...credentials, date: later, projectId: "p1" });
+      expect((await verifyRequest(again, { now: later })).ok).toBe(true);
+    },
+  );
+});
