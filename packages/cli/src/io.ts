@@ -10,7 +10,7 @@ export interface CliIo {
   stdinIsTTY: boolean;
   stdoutIsTTY: boolean;
   stderrIsTTY: boolean;
-  /** Width of the terminal on stderr, for the progress bar; default 80. */
+  /** Width of the terminal, for the progress bar and tables; default 80. */
   columns?: number | undefined;
   /** Aborted on SIGINT: commands stop, flush what they hold and return 130. */
   signal?: AbortSignal | undefined;

@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     stdinIsTTY: isatty(0),
     stdoutIsTTY: isatty(1),
     stderrIsTTY: isatty(2),
-    columns: process.stderr.columns,
+    columns: process.stdout.columns || process.stderr.columns,
     signal: controller.signal,
   });
   process.exitCode = code;

@@ -289,7 +289,7 @@ async function send(
     context.out,
     format,
     phoneColumns(colorEnabled(io.env, io.stdoutIsTTY)),
-    (row) => row.line ?? Number.MAX_SAFE_INTEGER,
+    { sortKey: (row) => row.line ?? Number.MAX_SAFE_INTEGER, width: io.stdoutIsTTY ? io.columns : undefined },
   );
   const progress = new ProgressDisplay(context.err, {
     label: "export",
@@ -352,7 +352,17 @@ async function send(
 
   const interrupted = io.signal?.aborted === true || (thrown !== undefined && isAbortError(thrown));
   const elapsed = context.now().getTime() - defaults.date.getTime();
-  summarize(context, tally, writer.count, total, elapsed, failures, options, thrown !== undefined);
+  summarize(
+    context,
+    tally,
+    writer.count,
+    total,
+    elapsed,
+    failures,
+    options,
+    thrown !== undefined,
+    format === "table",
+  );
   if (interrupted) {
     const resume = options.journal
       ? `the journal ${options.journal} is saved: rerun the same command to resume without exporting any phone twice`
@@ -409,6 +419,7 @@ function summarize(
   failures: readonly PhoneRow[],
   options: ExportOptions,
   threw: boolean,
+  table: boolean,
 ): void {
   const parts: string[] = [];
   if (tally.succeeded > 0 || options.wait) parts.push(`${tally.succeeded} succeeded`);
@@ -417,7 +428,7 @@ function summarize(
   if (tally.rejected > 0) parts.push(`${tally.rejected} rejected`);
   if (tally.unknown > 0) parts.push(`${tally.unknown} unknown`);
   const of = results < total ? `${results} of ${total}` : `${total}`;
-  const resumed = tally.resumed > 0 ? ` (${tally.resumed} from the journal)` : "";
+  const resumed = tally.resumed > 0 ? ` (${tally.resumed} from the journal${table ? ", marked *" : ""})` : "";
   context.err.write(
     `export: ${of} ${total === 1 ? "phone" : "phones"} in ${formatDuration(elapsedMs)}: ${parts.join(", ")}${resumed}\n`,
   );

@@ -63,6 +63,7 @@ function writerFor(context: Context, output: OutputFormat | undefined): ResultWr
     context.out,
     format,
     jobColumns(colorEnabled(context.io.env, context.io.stdoutIsTTY)),
+    { width: context.io.stdoutIsTTY ? context.io.columns : undefined },
   );
 }
 

@@ -26,6 +26,26 @@ describe("renderTable", () => {
     expect(text).toBe("PHONE     STATE\np-1       succeeded\nphone-22  -\n");
   });
 
+  it("narrows shrinkable columns, last first, to fit a terminal; paths keep their end", () => {
+    const columns = [
+      { header: "ID", value: (row: string[]) => row[0] },
+      { header: "PATH", value: (row: string[]) => row[1], shrink: "start" as const },
+      { header: "ERROR", value: (row: string[]) => row[2], shrink: "end" as const },
+    ];
+    const rows = [
+      ["phone-1", "bucket/very/long/path/to/phone-1.tar", "CPS.0005 The cloud phone does not exist"],
+    ];
+    const wide = renderTable(columns, rows);
+    expect(wide.split("\n")[1]).toBe(
+      "phone-1  bucket/very/long/path/to/phone-1.tar  CPS.0005 The cloud phone does not exist",
+    );
+    const narrow = renderTable(columns, rows, { width: 60 });
+    for (const line of narrow.trimEnd().split("\n")) expect(line.length).toBeLessThanOrEqual(60);
+    expect(narrow.split("\n")[1]).toBe("phone-1  bucket/very/long/path/to/phone-1.tar  CPS.0005 The…");
+    const narrower = renderTable(columns, rows, { width: 40 }).split("\n")[1] ?? "";
+    expect(narrower).toBe("phone-1  …h/to/phone-1.tar  CPS.0005 Th…");
+  });
+
   it("cuts long cells and blanks control characters from server messages", () => {
     const text = renderTable(
       [{ header: "ERROR", value: (row: string) => row, maxWidth: 10 }],
@@ -66,7 +86,9 @@ describe("ResultWriter", () => {
     for (const row of rows) await lines.add(row);
     await lines.end();
     const table = sink();
-    const aligned = new ResultWriter(table.output, "table", phoneColumns(false), (row) => row.line ?? 0);
+    const aligned = new ResultWriter(table.output, "table", phoneColumns(false), {
+      sortKey: (row) => row.line ?? 0,
+    });
     for (const row of rows) await aligned.add(row);
     await aligned.end();
     await flush();
@@ -79,9 +101,9 @@ describe("ResultWriter", () => {
     ).toEqual(rows);
     expect(table.text()).toBe(
       [
-        "PHONE  STATE      JOB  ERROR          OBJECT",
-        "a      succeeded  j1   -              bkt/a.tar",
-        "b      failed     -    CPS.0010 disk  -",
+        "PHONE  STATE      JOB  OBJECT     ERROR",
+        "a      succeeded  j1   bkt/a.tar  -",
+        "b      failed     -    -          CPS.0010 disk",
         "",
       ].join("\n"),
     );

@@ -11,19 +11,22 @@ export class ResultWriter<Row extends object> {
   readonly #format: OutputFormat;
   readonly #columns: readonly Column<Row>[];
   readonly #sortKey: ((row: Row) => number) | undefined;
+  readonly #width: number | undefined;
   readonly #rows: Row[] = [];
   #count = 0;
 
+  /** `width`: the terminal's, to fit a table; `sortKey`: the order of table rows. */
   constructor(
     out: Output,
     format: OutputFormat,
     columns: readonly Column<Row>[],
-    sortKey?: (row: Row) => number,
+    options: { sortKey?: ((row: Row) => number) | undefined; width?: number | undefined } = {},
   ) {
     this.#out = out;
     this.#format = format;
     this.#columns = columns;
-    this.#sortKey = sortKey;
+    this.#sortKey = options.sortKey;
+    this.#width = options.width;
   }
 
   get count(): number {
@@ -42,7 +45,7 @@ export class ResultWriter<Row extends object> {
     if (this.#format !== "table" || this.#rows.length === 0) return;
     const key = this.#sortKey;
     const rows = key ? [...this.#rows].sort((a, b) => key(a) - key(b)) : this.#rows;
-    await this.#out.writeAsync(renderTable(this.#columns, rows));
+    await this.#out.writeAsync(renderTable(this.#columns, rows, { width: this.#width }));
   }
 }
 
@@ -90,14 +93,16 @@ export function phoneColumns(color: boolean): Column<PhoneRow>[] {
     },
     { header: "JOB", value: (row) => row.job_id },
     {
-      header: "ERROR",
-      value: (row) => (row.error_code ? `${row.error_code} ${row.error_msg ?? ""}`.trim() : row.error_msg),
-      maxWidth: 60,
-    },
-    {
       header: "OBJECT",
       value: (row) =>
         row.bucket_name && row.object_path ? `${row.bucket_name}/${row.object_path}` : row.object_path,
+      shrink: "start",
+    },
+    {
+      header: "ERROR",
+      value: (row) => (row.error_code ? `${row.error_code} ${row.error_msg ?? ""}`.trim() : row.error_msg),
+      maxWidth: 60,
+      shrink: "end",
     },
   ];
 }
@@ -127,6 +132,7 @@ export function jobColumns(color: boolean): Column<JobRow>[] {
       header: "ERROR",
       value: (row) => (row.error_code ? `${row.error_code} ${row.error_msg ?? ""}`.trim() : row.error_msg),
       maxWidth: 60,
+      shrink: "end",
     },
   ];
 }
