@@ -27,6 +27,12 @@ function* infos(count: number, start = 0): Generator<StorageInfo> {
   for (let index = start; index < start + count; index++) yield storageInfo(phone(index));
 }
 
+/** Resolves once `count` requests have arrived, then lets every pending microtask and I/O callback run. */
+async function arrivals(requests: SeenRequest[], count: number): Promise<void> {
+  while (requests.length < count) await new Promise((resolve) => setImmediate(resolve));
+  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 const byIndex = (results: PhoneResult[]) => [...results].sort((a, b) => a.index! - b.index!);
 
 describe("exportMany", () => {
@@ -78,7 +84,7 @@ describe("exportMany", () => {
       .exportMany(source, { batchSize: 10, concurrency: 3 })
       [Symbol.asyncIterator]();
     const first = iterator.next();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await arrivals(requests, 3);
     // Three batches in flight plus one full batch waiting for a slot.
     expect(requests).toHaveLength(3);
     expect(pulled).toBe(40);
@@ -254,7 +260,7 @@ describe("exportMany", () => {
     const run = collect(
       mockClient(agent).exportMany(source, { batchSize: 5, concurrency: 2, signal: controller.signal }),
     );
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await arrivals(requests, 2);
     controller.abort();
     release();
     const results = await run;
@@ -262,6 +268,29 @@ describe("exportMany", () => {
     expect(results).toHaveLength(10);
     expect(results.every((r) => r.state === "accepted")).toBe(true);
     expect(pulled).toBe(15);
+  });
+
+  it("on abort with wait: stops polling and yields the phones still followed as accepted", async () => {
+    const controller = new AbortController();
+    let polls = 0;
+    const { agent, requests } = mockCph((request) => {
+      if (request.path === BATCH_PATH) return acceptAll(request, "req-w");
+      if (++polls === 2) controller.abort();
+      return {
+        status: 200,
+        body: { jobs: [0, 1].map((i) => ({ job_id: `job-${phone(i)}`, request_id: "req-w", status: 1 })) },
+      };
+    });
+    const results = await collect(
+      mockClient(agent).exportMany(infos(2), { wait: { intervalMs: 1 }, signal: controller.signal }),
+    );
+    expect(results.map((r) => [r.state, r.jobId])).toEqual([
+      ["accepted", `job-${phone(0)}`],
+      ["accepted", `job-${phone(1)}`],
+    ]);
+    // The polling loop has ended by the time the generator returns: nothing can follow.
+    expect(polls).toBe(2);
+    expect(requests).toHaveLength(3);
   });
 
   it("stops the run on an auth failure and throws CphAuthError after yielding what it has", async () => {

@@ -331,6 +331,9 @@ export async function* exportMany(
     ...(context.validation.maxBodyBytes ? { maxBodyBytes: context.validation.maxBodyBytes } : {}),
   });
   let pendingBatch: StorageInfo[] | undefined;
+  /** Requests in flight (bounded by `concurrency`). */
+  let requests = 0;
+  /** Batches not finished: in flight, or having their results recorded in the journal. */
   const inFlight = new Set<Promise<void>>();
   const stop = new AbortController();
   let fatal: { error: unknown } | undefined;
@@ -434,6 +437,14 @@ export async function* exportMany(
 
   const launch = (batch: StorageInfo[]) => {
     const phones = batch.map((info) => info.phone_id);
+    let requesting = true;
+    const release = () => {
+      if (!requesting) return;
+      requesting = false;
+      requests--;
+      wake();
+    };
+    requests++;
     const task = (async () => {
       const batchId = journal?.nextBatchId();
       if (journal && batchId) {
@@ -456,10 +467,13 @@ export async function* exportMany(
         if (error instanceof CphAuthError) fail(error);
         results = failedResults(batch, error);
       }
+      // The slot is free once the answer is in; recording it overlaps with the next request.
+      release();
       for (const result of results) result.index = positions.get(result.phoneId);
       if (journal && batchId) await journal.results(batchId, results).catch(fail);
       settle(results);
     })().finally(() => {
+      release();
       for (const phone of phones) positions.delete(phone);
       inFlight.delete(task);
       wake();
@@ -475,7 +489,7 @@ export async function* exportMany(
     while (true) {
       const stopping = stop.signal.aborted;
       // Sending comes first: a free slot is filled before results are handed out.
-      if (!stopping && pendingBatch && inFlight.size < concurrency) {
+      if (!stopping && pendingBatch && requests < concurrency && inFlight.size < 2 * concurrency) {
         launch(pendingBatch);
         pendingBatch = undefined;
         continue;

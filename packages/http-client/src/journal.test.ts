@@ -50,6 +50,24 @@ function records(): Array<Record<string, unknown>> {
 const byIndex = (results: PhoneResult[]) => [...results].sort((a, b) => a.index! - b.index!);
 
 describe("journal", () => {
+  it("has every request's phones on disk before it is sent, with requests in flight together (group commit)", async () => {
+    let unrecorded = 0;
+    const { agent, requests } = mockCph((request) => {
+      const onDisk = new Set(
+        records().flatMap((record) => (record["type"] === "sent" ? (record["phones"] as string[]) : [])),
+      );
+      for (const id of phonesOf(request)) if (!onDisk.has(id)) unrecorded++;
+      return acceptAll(request);
+    });
+    const results = await collect(
+      mockClient(agent).exportMany(infos(40), { batchSize: 2, concurrency: 6, journal }),
+    );
+    expect(results).toHaveLength(40);
+    expect(requests).toHaveLength(20);
+    expect(unrecorded).toBe(0);
+    expect(records().filter((record) => record["type"] === "result")).toHaveLength(40);
+  });
+
   it("records the phones of a request on disk before sending it, and each phone's result after", async () => {
     const onDiskWhenSent: string[][] = [];
     const { agent } = mockCph((request) => {

@@ -161,7 +161,8 @@ export class Journal {
   readonly runId: string;
   readonly index: Map<string, JournalEntry>;
   readonly #handle: FileHandle;
-  #queue: Promise<void> = Promise.resolve();
+  #pending: Array<{ text: string; resolve: () => void; reject: (error: unknown) => void }> = [];
+  #flushing: Promise<void> | undefined;
   #batches = 0;
 
   private constructor(path: string, handle: FileHandle, index: Map<string, JournalEntry>) {
@@ -244,19 +245,38 @@ export class Journal {
     return this.#append(text);
   }
 
+  /**
+   * Appends and syncs. Appends that arrive while a sync is under way are written together with
+   * one more sync (group commit); each caller resolves only once its own text is on disk.
+   */
   #append(text: string): Promise<void> {
-    const write = this.#queue.then(async () => {
-      await this.#handle.appendFile(text, "utf8");
-      await this.#handle.datasync();
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ text, resolve, reject });
+      if (!this.#flushing) this.#flushing = this.#flush();
     });
-    // A failed write fails its caller; later writes still run.
-    this.#queue = write.catch(() => {});
-    return write;
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const group = this.#pending;
+      this.#pending = [];
+      try {
+        await this.#handle.appendFile(
+          group.length === 1 ? group[0]!.text : group.map((entry) => entry.text).join(""),
+          "utf8",
+        );
+        await this.#handle.datasync();
+        for (const entry of group) entry.resolve();
+      } catch (error) {
+        for (const entry of group) entry.reject(error);
+      }
+    }
+    this.#flushing = undefined;
   }
 
   /** Waits for pending writes and closes the file. */
   async close(): Promise<void> {
-    await this.#queue;
+    while (this.#flushing) await this.#flushing;
     await this.#handle.close();
   }
 }
