@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import {
   buildListJobsRequest,
   CphApiError,
@@ -10,8 +11,6 @@ import {
 } from "@cph-export/core";
 import type { CphClient } from "@cph-export/http-client";
 import { type Context, Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { CallerRegistry } from "./auth.js";
 import type { CallerConfig, GatewayConfig } from "./config.js";
@@ -20,6 +19,7 @@ import type { Logger } from "./logger.js";
 import { GatewayMetrics } from "./metrics.js";
 import { createOpenApiDocument } from "./openapi.js";
 import { CallerPolicy } from "./policy.js";
+import { readBody } from "./read-body.js";
 import type { StateStore, StoredResponse } from "./state-store.js";
 
 /** The upstream calls the gateway makes: a subset of the http-client's `CphClient`. */
@@ -58,7 +58,7 @@ type Variables = {
   errorCode: string | undefined;
   idempotency: string | undefined;
 };
-type GatewayEnv = { Variables: Variables; Bindings: { incoming?: { url?: string } } };
+type GatewayEnv = { Variables: Variables; Bindings: { incoming?: IncomingMessage } };
 type AppContext = Context<GatewayEnv>;
 
 /** The hono app `createApp` returns. */
@@ -67,6 +67,7 @@ export type GatewayApp = Hono<GatewayEnv>;
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const JOB_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const EMPTY = new Uint8Array(0);
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 const JSON_HEADERS = { "Content-Type": "application/json; charset=UTF-8" };
 const REPLAYED_HEADER = "Idempotent-Replayed";
 
@@ -188,15 +189,6 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
   app.onError((error, c) => {
     const requestId = c.get("requestId");
     if (error instanceof GatewayError) return gatewayErrorResponse(c, error);
-    if (error instanceof HTTPException && error.status === 413) {
-      return gatewayErrorResponse(
-        c,
-        new GatewayError(
-          "CPHGW.4131",
-          `the request body is over ${config.bodyLimitBytes} bytes; send fewer phones per request`,
-        ),
-      );
-    }
     if (error instanceof CphError) return send(c, upstreamErrorAnswer(error, requestId));
     logger.error("unexpected error", {
       request_id: requestId,
@@ -517,62 +509,47 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     return c.body(openApi, 200, JSON_HEADERS);
   });
 
-  app.post(
-    "/v1/:project_id/cloud-phone/phones/batch-storage",
-    async (c, next) => {
-      c.set("route", ROUTES.batchStorage);
-      await next();
-    },
-    bodyLimit({
-      maxSize: config.bodyLimitBytes,
-      onError: () => {
-        throw new GatewayError(
-          "CPHGW.4131",
-          `the request body is over ${config.bodyLimitBytes} bytes; send fewer phones per request`,
-        );
-      },
-    }),
-    async (c) => {
-      const body = new Uint8Array(await c.req.arrayBuffer());
-      const caller = await admit(c, body);
-      let json: unknown;
-      try {
-        json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
-      } catch {
-        throw new GatewayError(
-          "CPHGW.4002",
-          'the request body is not UTF-8 JSON; send {"storage_infos": [...]}',
-          {
-            details: [{ code: "invalid_json", path: "", message: "the body could not be parsed as JSON" }],
-          },
-        );
-      }
-      const validation = validateBatchExportRequest(json, {
-        maxPhonesPerRequest: config.maxPhonesPerRequest,
-        maxBodyBytes: config.bodyLimitBytes,
-      });
-      if (!validation.ok) {
-        const count = validation.issues.length;
-        throw new GatewayError(
-          "CPHGW.4001",
-          `the request has ${count} ${count === 1 ? "issue" : "issues"}; the first: ${validation.issues[0]?.path || "body"}: ${validation.issues[0]?.message}`,
-          { details: issueDetails(validation.issues) },
-        );
-      }
-      const storageInfos = validation.value.storage_infos;
-      (policies.get(caller.name) as CallerPolicy).checkExport(storageInfos);
-      const requestId = c.get("requestId");
-      const run = () =>
-        forward(requestId, () =>
-          withDeadline("batch_export", (signal) =>
-            upstream.batchExport(storageInfos, { signal }).then((result) => result.response),
-          ),
-        );
-      const header = c.req.header("idempotency-key");
-      if (header === undefined) return send(c, await run());
-      return idempotent(c, caller, header, body, run);
-    },
-  );
+  app.post("/v1/:project_id/cloud-phone/phones/batch-storage", async (c) => {
+    c.set("route", ROUTES.batchStorage);
+    const body = await readBody(c.req.raw, c.env?.incoming, config.bodyLimitBytes);
+    const caller = await admit(c, body);
+    let json: unknown;
+    try {
+      json = JSON.parse(UTF8.decode(body));
+    } catch {
+      throw new GatewayError(
+        "CPHGW.4002",
+        'the request body is not UTF-8 JSON; send {"storage_infos": [...]}',
+        {
+          details: [{ code: "invalid_json", path: "", message: "the body could not be parsed as JSON" }],
+        },
+      );
+    }
+    const validation = validateBatchExportRequest(json, {
+      maxPhonesPerRequest: config.maxPhonesPerRequest,
+      maxBodyBytes: config.bodyLimitBytes,
+    });
+    if (!validation.ok) {
+      const count = validation.issues.length;
+      throw new GatewayError(
+        "CPHGW.4001",
+        `the request has ${count} ${count === 1 ? "issue" : "issues"}; the first: ${validation.issues[0]?.path || "body"}: ${validation.issues[0]?.message}`,
+        { details: issueDetails(validation.issues) },
+      );
+    }
+    const storageInfos = validation.value.storage_infos;
+    (policies.get(caller.name) as CallerPolicy).checkExport(storageInfos);
+    const requestId = c.get("requestId");
+    const run = () =>
+      forward(requestId, () =>
+        withDeadline("batch_export", (signal) =>
+          upstream.batchExport(storageInfos, { signal }).then((result) => result.response),
+        ),
+      );
+    const header = c.req.header("idempotency-key");
+    if (header === undefined) return send(c, await run());
+    return idempotent(c, caller, header, body, run);
+  });
 
   app.get("/v1/:project_id/cloud-phone/jobs/:job_id", async (c) => {
     c.set("route", ROUTES.showJob);

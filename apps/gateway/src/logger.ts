@@ -31,15 +31,52 @@ function redactValue(value: unknown, secrets: readonly string[], depth: number):
 export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
   const write = options.write ?? ((line: string) => process.stdout.write(line));
   const secrets = (options.secrets ?? []).filter((secret) => secret.length >= 4);
+  // Any 4 characters of a secret, as found raw or JSON-escaped in a serialised line.
+  const hints = secrets.map((secret) => JSON.stringify(secret.slice(0, 4)).slice(1, -1).slice(0, 4));
   const now = options.now ?? Date.now;
   const log = (level: string, message: string, fields?: LogFields) => {
     const entry = { time: new Date(now()).toISOString(), level, msg: message, ...fields };
-    // Strings are redacted before serialising, so that the line stays valid JSON.
-    write(`${JSON.stringify(secrets.length > 0 ? redactValue(entry, secrets, 0) : entry)}\n`);
+    let line = JSON.stringify(entry);
+    // Escaping can split a secret in the line, so any hint of one redacts the values themselves
+    // (before serialising, so that the line stays valid JSON).
+    if (hints.some((hint) => line.includes(hint))) line = JSON.stringify(redactValue(entry, secrets, 0));
+    write(`${line}\n`);
   };
   return {
     info: (message, fields) => log("info", message, fields),
     warn: (message, fields) => log("warn", message, fields),
     error: (message, fields) => log("error", message, fields),
+  };
+}
+
+/** Collects log lines and hands them on in one write per event-loop turn; `flush` writes what is left. */
+export interface LineBuffer {
+  write(line: string): void;
+  flush(): void;
+}
+
+/**
+ * Batches lines for `sink` (e.g. stdout, whose writes to files and pipes are synchronous): under
+ * load one write carries many access-log lines instead of one system call each.
+ */
+export function createLineBuffer(sink: (text: string) => void): LineBuffer {
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join("");
+    pending = [];
+    sink(text);
+  };
+  return {
+    write(line) {
+      pending.push(line);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
   };
 }

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { hashApiKey } from "./auth.js";
 import { GatewayConfigError, loadGatewayConfig } from "./config.js";
 import { readEnvironment } from "./env.js";
-import { createJsonLogger } from "./logger.js";
+import { createJsonLogger, createLineBuffer } from "./logger.js";
 import { startGateway } from "./server.js";
 
 const USAGE = `usage: cph-gateway --config FILE [--port N] [--host ADDRESS]
@@ -73,7 +73,10 @@ async function main(argv: string[]): Promise<void> {
     if (error instanceof GatewayConfigError) fail(error.message);
     throw error;
   }
-  const logger = createJsonLogger({ secrets: environment.secrets() });
+  const lines = createLineBuffer((text) => process.stdout.write(text));
+  // stdout writes are synchronous for files and pipes, so what is left is written even at exit.
+  process.once("exit", () => lines.flush());
+  const logger = createJsonLogger({ write: lines.write, secrets: environment.secrets() });
   const gateway = await startGateway({
     config,
     credentials: environment.upstreamCredentials!,

@@ -54,6 +54,8 @@ function upstreamClient(
     projectId: upstream.projectId,
     credentials: resolvedCredentials,
     retry: { maxAttempts: upstream.maxAttempts },
+    // The client validates again before sending: with the gateway's limits, so that both agree.
+    validation: { maxPhonesPerRequest: config.maxPhonesPerRequest, maxBodyBytes: config.bodyLimitBytes },
     // The gateway's own deadline (an AbortSignal) ends every call first; these only bound the parts.
     timeouts: { connectMs: Math.min(timeout, 10_000), headersMs: timeout + 1000, bodyMs: timeout + 1000 },
     userAgent: `cph-gateway/${GATEWAY_VERSION}`,

@@ -185,6 +185,24 @@ describe("refusals never reach the upstream", () => {
     });
     expect(answer.status).toBe(413);
     expect(answer.body["error_code"]).toBe("CPHGW.4131");
+    // Without a Content-Length (chunked), the limit holds as the body arrives.
+    const chunk = new Uint8Array(1024 * 1024).fill(0x20);
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 14) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const chunked = await request(`${gateway.url}${EXPORT_PATH}`, {
+      method: "POST",
+      headers: bearer(KEYS.teamA),
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect(chunked.body["error_code"]).toBe("CPHGW.4131");
+    expect((await request(`${gateway.url}/healthz`)).status).toBe(200);
   });
 });
 

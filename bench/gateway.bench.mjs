@@ -1,0 +1,314 @@
+// The same batch-storage load (10 phones a request, 32 in flight, undici) sent to the emulator
+// directly, through cph-gateway, and through a bare node:http + undici pass-through proxy, in one
+// run, each server in its own process. Prints the gateway's throughput as a ratio of the bare
+// proxy's (target >= 0.8x) and the latency the gateway adds over direct calls at a moderate fixed
+// rate (target: p50 under 1 ms added).
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const REQUESTS = 3000;
+const IN_FLIGHT = 32;
+const WARMUP = 400;
+const ROUNDS = 3;
+const PHONES_PER_REQUEST = 10;
+const RATE_PER_SECOND = 200;
+const RATE_REQUESTS = 1000;
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
+
+// undici is the http-client's dependency, not the root's.
+async function importFrom(packageName, name) {
+  const packageDir = dirname(fileURLToPath(import.meta.resolve(`${packageName}/package.json`)));
+  const manifestPath = join(packageDir, "node_modules", name, "package.json");
+  const manifest = JSON.parse(await readFile(manifestPath, "utf8"));
+  const entry = manifest.exports?.["."];
+  const file =
+    typeof entry === "object"
+      ? (entry.import ?? entry.node ?? entry.default)
+      : (entry ?? manifest.main ?? "index.js");
+  return import(
+    pathToFileURL(join(dirname(manifestPath), typeof file === "object" ? file.default : file)).href
+  );
+}
+const { Pool } = await importFrom("@cph-export/http-client", "undici");
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "upgrade",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "host",
+]);
+
+function withoutHopByHop(headers) {
+  const out = {};
+  for (const [name, value] of Object.entries(headers))
+    if (!HOP_BY_HOP.has(name.toLowerCase())) out[name] = value;
+  return out;
+}
+
+/** The baseline: a pass-through proxy with nothing but node:http and an undici pool. */
+async function runProxy(upstream) {
+  const pool = new Pool(upstream, { connections: 128 });
+  const server = createServer(async (request, response) => {
+    try {
+      const answer = await pool.request({
+        method: request.method,
+        path: request.url,
+        headers: withoutHopByHop(request.headers),
+        body: request.method === "GET" || request.method === "HEAD" ? undefined : request,
+      });
+      response.writeHead(answer.statusCode, withoutHopByHop(answer.headers));
+      await pipeline(answer.body, response);
+    } catch {
+      if (!response.headersSent) response.writeHead(502);
+      response.end();
+    }
+  });
+  server.listen(0, "127.0.0.1", () => {
+    process.stdout.write(`proxy listening on http://127.0.0.1:${server.address().port}\n`);
+  });
+  process.once("SIGTERM", () => server.close(() => pool.close().then(() => process.exit(0))));
+}
+
+/** Spawns a server whose stdout goes to a file (as a log collector would take it); resolves its URL. */
+async function spawnServer(args, env, logFile, banner) {
+  const fd = openSync(logFile, "w");
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ["ignore", fd, "inherit"],
+  });
+  closeSync(fd);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const first = readFileSync(logFile, "utf8").split("\n", 1)[0];
+    const match = banner.exec(first ?? "");
+    if (match) return { url: match[1], child };
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${args.join(" ")} did not start`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function stop(server) {
+  return new Promise((resolve) => {
+    if (server.child.exitCode !== null) return resolve();
+    server.child.once("exit", () => resolve());
+    server.child.kill("SIGTERM");
+  });
+}
+
+let sequence = 0;
+function exportBody() {
+  const run = (sequence++).toString(36);
+  const infos = [];
+  for (let index = 0; index < PHONES_PER_REQUEST; index++) {
+    infos.push({
+      phone_id: `bench${run}x${index}`,
+      include_files: ["/data/media"],
+      bucket_name: "bench-backups",
+      object_path: `bench/${run}/${index}.tar`,
+    });
+  }
+  return JSON.stringify({ storage_infos: infos });
+}
+
+function target(url, path, headers) {
+  return { pool: new Pool(url, { connections: IN_FLIGHT }), path, headers };
+}
+
+async function send(target) {
+  const response = await target.pool.request({
+    method: "POST",
+    path: target.path,
+    headers: target.headers,
+    body: exportBody(),
+  });
+  await response.body.dump();
+  if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode} from ${target.pool}`);
+}
+
+/** Closed loop: `count` requests, IN_FLIGHT at once; requests per second. */
+async function throughput(target, count) {
+  let next = 0;
+  const started = process.hrtime.bigint();
+  const worker = async () => {
+    while (next < count) {
+      next++;
+      await send(target);
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  return count / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+/** Open loop at a fixed rate: the latency of each request, in ms, sorted. */
+async function latencies(target, rate, count) {
+  const interval = 1000 / rate;
+  const results = [];
+  const pending = [];
+  const start = performance.now();
+  for (let index = 0; index < count; index++) {
+    const due = start + index * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const sent = performance.now();
+    pending.push(send(target).then(() => results.push(performance.now() - sent)));
+  }
+  await Promise.all(pending);
+  return results.sort((a, b) => a - b);
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** CPU seconds a process has used so far (Linux; undefined elsewhere). */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+async function main() {
+  const { buildIamTokenRequest } = await import("@cph-export/core");
+  const { DEMO_CREDENTIALS } = await import("@cph-export/emulator");
+  const directory = await mkdtemp(join(tmpdir(), "cph-gateway-bench-"));
+  const servers = [];
+  try {
+    const emulatorConfig = join(directory, "emulator.json");
+    // Jobs outlive the run, so that no archive is written while requests are measured.
+    await writeFile(emulatorConfig, JSON.stringify({ jobDurationMs: 3_600_000 }));
+    const emulator = await spawnServer(
+      [
+        join(root, "packages/emulator/bin/cph-emulator.js"),
+        "--port",
+        "0",
+        "--data-dir",
+        join(directory, "data"),
+        "--config",
+        emulatorConfig,
+      ],
+      {},
+      join(directory, "emulator.log"),
+      /^cph-emulator listening on (\S+)$/,
+    );
+    servers.push(emulator);
+
+    const tokenRequest = buildIamTokenRequest({
+      iamEndpoint: emulator.url,
+      domainName: DEMO_CREDENTIALS.domainName,
+      userName: DEMO_CREDENTIALS.userName,
+      password: DEMO_CREDENTIALS.password,
+      project: { id: DEMO_CREDENTIALS.projectId },
+    });
+    const tokenResponse = await fetch(tokenRequest.url, {
+      method: "POST",
+      headers: tokenRequest.headers,
+      body: tokenRequest.body,
+    });
+    const token = tokenResponse.headers.get("x-subject-token");
+    if (!token) throw new Error(`no IAM token from the emulator (HTTP ${tokenResponse.status})`);
+
+    const apiKey = "bench-api-key-0123456789";
+    const gatewayConfig = join(directory, "gateway.json");
+    await writeFile(
+      gatewayConfig,
+      JSON.stringify({
+        upstream: { endpoint: emulator.url, projectId: DEMO_CREDENTIALS.projectId, timeoutMs: 30_000 },
+        callers: [
+          {
+            name: "bench",
+            apiKeySha256: `sha256:${createHash("sha256").update(apiKey).digest("hex")}`,
+            projects: [DEMO_CREDENTIALS.projectId],
+            buckets: ["bench-*"],
+            objectPathPrefixes: ["bench/"],
+            requestsPerMinute: 1_000_000,
+          },
+        ],
+      }),
+    );
+    // The same upstream authentication for all three paths: an X-Auth-Token.
+    const gateway = await spawnServer(
+      [join(root, "apps/gateway/bin/cph-gateway.js"), "--config", gatewayConfig, "--port", "0"],
+      { CPH_GATEWAY_UPSTREAM_TOKEN: token },
+      join(directory, "gateway.log"),
+      /^cph-gateway listening on (\S+)$/,
+    );
+    servers.push(gateway);
+    const proxy = await spawnServer(
+      [fileURLToPath(import.meta.url), "--proxy-to", emulator.url],
+      {},
+      join(directory, "proxy.log"),
+      /^proxy listening on (\S+)$/,
+    );
+    servers.push(proxy);
+
+    const path = `/v1/${DEMO_CREDENTIALS.projectId}/cloud-phone/phones/batch-storage`;
+    const json = { "content-type": "application/json" };
+    const targets = {
+      direct: target(emulator.url, path, { ...json, "x-auth-token": token }),
+      proxy: target(proxy.url, path, { ...json, "x-auth-token": token }),
+      gateway: target(gateway.url, path, { ...json, authorization: `Bearer ${apiKey}` }),
+    };
+    for (const entry of Object.values(targets)) await throughput(entry, WARMUP);
+    const rates = { direct: [], proxy: [], gateway: [] };
+    const cpu = { proxy: 0, gateway: 0 };
+    const servedBy = { proxy, gateway };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const name of ["direct", "proxy", "gateway"]) {
+        globalThis.gc?.();
+        const before = servedBy[name] ? cpuSeconds(servedBy[name].child.pid) : undefined;
+        rates[name].push(await throughput(targets[name], REQUESTS));
+        if (before !== undefined) cpu[name] += cpuSeconds(servedBy[name].child.pid) - before;
+      }
+    }
+    const direct = median(rates.direct);
+    const bare = median(rates.proxy);
+    const through = median(rates.gateway);
+    console.log(
+      `gateway: throughput ${(through / bare).toFixed(2)}x of a bare node:http+undici proxy (target >= 0.8x)` +
+        ` [${REQUESTS} requests of ${PHONES_PER_REQUEST} phones, ${IN_FLIGHT} in flight, median of ${ROUNDS}:` +
+        ` direct ${direct.toFixed(0)} req/s, bare proxy ${bare.toFixed(0)} req/s, gateway ${through.toFixed(0)} req/s]`,
+    );
+    const perRequest = (name) => ((cpu[name] / (ROUNDS * REQUESTS)) * 1000).toFixed(3);
+    console.log(
+      `gateway: CPU per request ${perRequest("gateway")} ms in the gateway, ${perRequest("proxy")} ms in the bare proxy`,
+    );
+
+    const directLatency = await latencies(targets.direct, RATE_PER_SECOND, RATE_REQUESTS);
+    const gatewayLatency = await latencies(targets.gateway, RATE_PER_SECOND, RATE_REQUESTS);
+    const added = (p) => percentile(gatewayLatency, p) - percentile(directLatency, p);
+    console.log(
+      `gateway: added latency p50 ${added(50).toFixed(2)} ms (target < 1 ms), p99 ${added(99).toFixed(2)} ms` +
+        ` [${RATE_REQUESTS} requests at ${RATE_PER_SECOND}/s: direct p50 ${percentile(directLatency, 50).toFixed(2)} ms` +
+        ` p99 ${percentile(directLatency, 99).toFixed(2)} ms, gateway p50 ${percentile(gatewayLatency, 50).toFixed(2)} ms` +
+        ` p99 ${percentile(gatewayLatency, 99).toFixed(2)} ms]`,
+    );
+    await Promise.all(Object.values(targets).map((entry) => entry.pool.close()));
+  } finally {
+    await Promise.all(servers.map(stop));
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === "--proxy-to") await runProxy(process.argv[3]);
+else await main();
