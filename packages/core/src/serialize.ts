@@ -1,18 +1,15 @@
 import { utf8Length } from "./bytes.js";
 import type { StorageInfo } from "./schemas.js";
 
-/** The documented field order; unknown fields are dropped. */
-function ordered(info: StorageInfo): Record<string, unknown> {
-  const out: Record<string, unknown> = { phone_id: info.phone_id, include_files: info.include_files };
-  if (info.exclude_files !== undefined) out["exclude_files"] = info.exclude_files;
-  out["bucket_name"] = info.bucket_name;
-  out["object_path"] = info.object_path;
-  return out;
-}
+/**
+ * The documented fields in the documented order. As a `JSON.stringify` replacer list it both drops
+ * unknown fields and orders the rest, without building a copy of every info.
+ */
+const STORAGE_INFO_FIELDS = ["phone_id", "include_files", "exclude_files", "bucket_name", "object_path"];
 
 /** One storage info as JSON with the documented field order; unknown fields are dropped. */
 export function serializeStorageInfo(info: StorageInfo): string {
-  return JSON.stringify(ordered(info));
+  return JSON.stringify(info, STORAGE_INFO_FIELDS);
 }
 
 /**
@@ -20,7 +17,7 @@ export function serializeStorageInfo(info: StorageInfo): string {
  * joined by commas, made in one `JSON.stringify` call, which is faster than one per info.
  */
 export function serializeBatchExportBody(infos: readonly StorageInfo[]): string {
-  return JSON.stringify({ storage_infos: infos.map(ordered) });
+  return `{"storage_infos":${JSON.stringify(infos, STORAGE_INFO_FIELDS)}}`;
 }
 
 /** `{"storage_infos":[` + `]}`: the body bytes around the storage infos. */
