@@ -13,6 +13,7 @@ export interface ResolvedTimeouts {
   bodyMs: number;
 }
 
+/** Default per-phase timeouts: connect 10 s, response headers 30 s, between body chunks 30 s. */
 export const DEFAULT_TIMEOUTS: ResolvedTimeouts = { connectMs: 10_000, headersMs: 30_000, bodyMs: 30_000 };
 
 /** Below Node's default 5 s server keep-alive, so the client never reuses a socket the server is closing. */
