@@ -14,6 +14,7 @@ import { type Context, Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { CallerRegistry } from "./auth.js";
 import type { CallerConfig, GatewayConfig } from "./config.js";
+import { registerDocsPage } from "./docs/register-docs-page.js";
 import { type ErrorDetail, GatewayError, type GatewayErrorCode } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { GatewayMetrics } from "./metrics.js";
@@ -508,6 +509,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     openApi ??= JSON.stringify(createOpenApiDocument());
     return c.body(openApi, 200, JSON_HEADERS);
   });
+  registerDocsPage(app);
 
   app.post("/v1/:project_id/cloud-phone/phones/batch-storage", async (c) => {
     c.set("route", ROUTES.batchStorage);
