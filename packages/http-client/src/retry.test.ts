@@ -66,6 +66,10 @@ describe("the safe retry policy", () => {
       mayRetryAtAll(new CphAuthError({ status: 401, errorCode: "APIGW.0301", errorMessage: "x" }), "GET"),
     ).toBe(false);
     expect(mayRetryAtAll(new CphNetworkError("x", { phase: "send" }), "GET")).toBe(true);
+    expect(mayRetryAtAll(api(500, "CPS.9999"), "POST")).toBe(false);
+    expect(mayRetryAtAll(api(504, "APIGW.0201"), "POST")).toBe(false);
+    expect(mayRetryAtAll(api(503, "APIGW.0201"), "POST")).toBe(true);
+    expect(mayRetryAtAll(api(409, "CPS.0010"), "POST")).toBe(true);
   });
 });
 

@@ -39,14 +39,15 @@ export function defaultShouldRetry(error: unknown, context: { method: string; at
 }
 
 /**
- * The hard floor under any injected `shouldRetry`: a POST whose outcome is unknown (sent, answer
- * lost or unreadable) is never resent, and auth failures never loop.
+ * The hard floor under any injected `shouldRetry`: a POST whose outcome is unknown (sent and its
+ * answer lost or unreadable, or a 5xx that does not prove it was not processed) is never resent,
+ * and auth failures never loop.
  */
 export function mayRetryAtAll(error: unknown, method: string): boolean {
   if (error instanceof CphAuthError) return false;
   if (isIdempotent(method)) return error instanceof CphApiError || error instanceof CphNetworkError;
-  if (error instanceof CphNetworkError) return error.phase === "connect";
-  return error instanceof CphApiError;
+  if (provesNotProcessed(error)) return true;
+  return error instanceof CphApiError && error.status < 500;
 }
 
 /**
