@@ -72,3 +72,8 @@ export interface Context {
   debug: boolean;
   now: () => Date;
 }
+
+/** The terminal's width when it is known and usable (a pseudo-terminal may report 0). */
+export function terminalWidth(io: Pick<CliIo, "columns">): number | undefined {
+  return io.columns !== undefined && io.columns >= 40 ? io.columns : undefined;
+}

@@ -71,6 +71,7 @@ export const exportOptionsSchema = globalOptionsSchema.extend({
   dryRun: z.boolean().default(false),
   wait: z.boolean().default(false),
   timeout: duration("--timeout").optional(),
+  pollInterval: duration("--poll-interval").optional(),
   concurrency: integer("--concurrency", 1, 64).default(4),
   batchSize: integer("--batch-size", 1, 1000).default(100),
   journal: nonEmpty("--journal").optional(),
@@ -106,6 +107,7 @@ export const jobsWaitOptionsSchema = globalOptionsSchema.extend({
   requestId: list,
   jobId: list,
   timeout: duration("--timeout").optional(),
+  pollInterval: duration("--poll-interval").optional(),
   output: oneOf("--output", OUTPUTS).optional(),
 });
 export type JobsWaitOptions = z.infer<typeof jobsWaitOptionsSchema>;

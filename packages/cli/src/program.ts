@@ -181,6 +181,10 @@ export function buildProgram(settings: ProgramSettings): Command {
     )
     .option("--wait", "follow the jobs until they succeed or fail")
     .option("--timeout <duration>", "with --wait: give up after this long, e.g. 30m (jobs left are unknown)")
+    .option(
+      "--poll-interval <duration>",
+      "with --wait: first pause between job checks, growing 1.5x (default 2s)",
+    )
     .option("--concurrency <n>", "requests in flight at once (default 4)")
     .option("--batch-size <n>", "phones per request (default 100)")
     .option("--journal <file>", "record progress here; a rerun with the same file resumes")
@@ -230,6 +234,7 @@ export function buildProgram(settings: ProgramSettings): Command {
     )
     .option("--job-id <id>", "wait for this job (repeatable, or comma-separated)", collect)
     .option("--timeout <duration>", "give up after this long, e.g. 30m")
+    .option("--poll-interval <duration>", "first pause between job checks, growing 1.5x (default 2s)")
     .option("--output <format>", OUTPUT_DESCRIPTION)
     .addHelpText("after", JOBS_WAIT_HELP)
     .action(dispatch("jobs wait"));

@@ -63,7 +63,17 @@ describe("cph-export against the emulator (process level)", () => {
   it("exit 0: exports and waits; one row per phone; the archives are written", async () => {
     const ids = ["ex0-a", "ex0-b", "ex0-c", "ex0-d"];
     const result = await runCli(
-      ["export", "--input", await input("ok.ndjson", ndjson(ids)), ...FLAGS, "--wait", "--batch-size", "3"],
+      [
+        "export",
+        "--input",
+        await input("ok.ndjson", ndjson(ids)),
+        ...FLAGS,
+        "--wait",
+        "--poll-interval",
+        "200ms",
+        "--batch-size",
+        "3",
+      ],
       {
         env: emulatorEnv(emulator),
       },
@@ -76,7 +86,8 @@ describe("cph-export against the emulator (process level)", () => {
       job_id: string;
       object_path: string;
     }>;
-    expect(rows.map((row) => [row.phone_id, row.state])).toEqual(ids.map((id) => [id, "succeeded"]));
+    // JSON rows come in the order the phones finish.
+    expect(rows.map((row) => [row.phone_id, row.state]).sort()).toEqual(ids.map((id) => [id, "succeeded"]));
     for (const row of rows) {
       expect(row.job_id).toMatch(/\S/);
       expect(existsSync(join(emulator.dataDir, "cli-tests", row.object_path))).toBe(true);
@@ -92,6 +103,8 @@ describe("cph-export against the emulator (process level)", () => {
         await input("mixed.ndjson", ndjson(["ex1-ok", "ex1-missing", "ex1-failing"])),
         ...FLAGS,
         "--wait",
+        "--poll-interval",
+        "200ms",
         "--output",
         "ndjson",
       ],
@@ -238,7 +251,9 @@ describe("cph-export against the emulator (process level)", () => {
     );
     expect(exported.code).toBe(0);
     const requestId = (JSON.parse(exported.stdout) as Array<{ request_id: string }>)[0]?.request_id ?? "";
-    const waited = await runCli(["jobs", "wait", "--request-id", requestId], { env: emulatorEnv(emulator) });
+    const waited = await runCli(["jobs", "wait", "--request-id", requestId, "--poll-interval", "200ms"], {
+      env: emulatorEnv(emulator),
+    });
     expect(waited.code).toBe(0);
     expect(
       (JSON.parse(waited.stdout) as Array<{ phone_id: string; state: string }>)

@@ -16,7 +16,7 @@ import { colorEnabled, type ResolvedConfig, requireTarget, resolveConfig } from 
 import { formatDuration } from "../duration.js";
 import { CliError, isAbortError, isAuthErrorCode, usageError } from "../errors.js";
 import { EXIT, worstExit } from "../exit-codes.js";
-import type { Context } from "../io.js";
+import { type Context, terminalWidth } from "../io.js";
 import { type ExportOptions, exportOptionsSchema, type OutputFormat, parseOptions } from "../options.js";
 import { type ProgressSnapshot, ProgressDisplay } from "../output/progress.js";
 import { type PhoneRow, phoneColumns, ResultWriter } from "../output/results.js";
@@ -107,6 +107,9 @@ function checkCombinations(options: ExportOptions): void {
   }
   if (options.timeout !== undefined && !options.wait)
     throw usageError("export: --timeout only applies with --wait.");
+  if (options.pollInterval !== undefined && !options.wait) {
+    throw usageError("export: --poll-interval only applies with --wait.");
+  }
   if (options.retryUnknown && options.journal === undefined) {
     throw usageError(
       "export: --retry-unknown needs --journal FILE: only the journal knows which phones were left unknown.",
@@ -289,7 +292,10 @@ async function send(
     context.out,
     format,
     phoneColumns(colorEnabled(io.env, io.stdoutIsTTY)),
-    { sortKey: (row) => row.line ?? Number.MAX_SAFE_INTEGER, width: io.stdoutIsTTY ? io.columns : undefined },
+    {
+      sortKey: (row) => row.line ?? Number.MAX_SAFE_INTEGER,
+      width: io.stdoutIsTTY ? terminalWidth(io) : undefined,
+    },
   );
   const progress = new ProgressDisplay(context.err, {
     label: "export",
@@ -322,7 +328,7 @@ async function send(
       batchSize: options.batchSize,
       concurrency: options.concurrency,
       journal: options.journal,
-      wait: options.wait ? (options.timeout !== undefined ? { timeoutMs: options.timeout } : true) : false,
+      wait: options.wait ? waitOptions(options) : false,
       retryUnknown: options.retryUnknown,
       signal: io.signal,
       onProgress: (value) => {
@@ -376,6 +382,13 @@ async function send(
     throw thrown;
   }
   return exitFor(tally);
+}
+
+function waitOptions(options: ExportOptions): { timeoutMs?: number; intervalMs?: number } {
+  const wait: { timeoutMs?: number; intervalMs?: number } = {};
+  if (options.timeout !== undefined) wait.timeoutMs = options.timeout;
+  if (options.pollInterval !== undefined) wait.intervalMs = options.pollInterval;
+  return wait;
 }
 
 function toRow(result: PhoneResult, meta: readonly Meta[]): PhoneRow {

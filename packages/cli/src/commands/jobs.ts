@@ -4,7 +4,7 @@ import { type ClientFactory, openClient } from "../client.js";
 import { colorEnabled, requireTarget, resolveConfig } from "../config.js";
 import { isAbortError, usageError } from "../errors.js";
 import { EXIT, worstExit } from "../exit-codes.js";
-import type { Context } from "../io.js";
+import { type Context, terminalWidth } from "../io.js";
 import {
   jobsGetOptionsSchema,
   jobsListOptionsSchema,
@@ -63,7 +63,7 @@ function writerFor(context: Context, output: OutputFormat | undefined): ResultWr
     context.out,
     format,
     jobColumns(colorEnabled(context.io.env, context.io.stdoutIsTTY)),
-    { width: context.io.stdoutIsTTY ? context.io.columns : undefined },
+    { width: context.io.stdoutIsTTY ? terminalWidth(context.io) : undefined },
   );
 }
 
@@ -179,6 +179,7 @@ export async function jobsWaitCommand(
       outcomes = await client.waitForJobs(tracked, {
         signal: io.signal,
         ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
+        ...(options.pollInterval !== undefined ? { intervalMs: options.pollInterval } : {}),
         onProgress: (p) =>
           progress.update({
             done: p.succeeded + p.failed + p.unknown,

@@ -116,7 +116,7 @@ describe("progress", () => {
   it("renders the bar with done/total, counts, rate and ETA", () => {
     const line = renderBar("export", snapshot, 10_000, 120);
     expect(line).toMatch(
-      /^export \[█+░+\] 20\/40 · 18 ok · 1 failed · 1 rejected · 15 running · 2\.0\/s · ETA 10s$/,
+      /^export \[█+░+\] 20\/40 · 18 ok · 1 failed · 1 rejected · 15 running · 1\.9\/s · ETA 11s$/,
     );
     expect(renderBar("export", { ...snapshot, done: 40, running: 0 }, 8_000, 120)).toMatch(/40\/40 .* 8s$/);
     expect(renderBar("export", snapshot, 10_000, 30)).toHaveLength(29);

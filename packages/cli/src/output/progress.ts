@@ -41,7 +41,8 @@ export function renderBar(
   width: number,
 ): string {
   const { done, total } = snapshot;
-  const rate = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
+  // Rejections come back at once while jobs take minutes: counting them would promise too much.
+  const rate = elapsedMs > 0 ? ((done - snapshot.rejected) * 1000) / elapsedMs : 0;
   const tail: string[] = [counts(snapshot), `${rate.toFixed(1)}/s`];
   if (total !== undefined && done < total)
     tail.push(rate > 0 ? `ETA ${formatDuration(((total - done) / rate) * 1000)}` : "ETA ?");

@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=cli-exit-codes.test.d.ts.map
