@@ -91,6 +91,11 @@ export function createRedisStateStore(options: RedisStateStoreOptions): StateSto
     async close() {
       if (closed) return;
       closed = true;
+      // QUIT waits for a connection; without one there is nothing to say goodbye to.
+      if (redis.status !== "ready") {
+        redis.disconnect();
+        return;
+      }
       try {
         await redis.quit();
       } catch {

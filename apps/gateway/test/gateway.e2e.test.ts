@@ -344,6 +344,21 @@ describe("operations", () => {
     expect(document.body["openapi"]).toBe("3.1.0");
   });
 
+  it("answers 503 CPHGW.5032, not a hang, when its Redis cannot be reached", async () => {
+    const port = await closedPort();
+    const noRedis = await startGateway(
+      gatewayConfig(emulator.url),
+      gatewayEnv({ CPH_GATEWAY_REDIS_URL: `redis://127.0.0.1:${port}` }),
+    );
+    const answer = await request(`${noRedis.url}${EXPORT_PATH}`, exportInit(KEYS.teamA, storageInfos(1)));
+    expect(answer.status).toBe(503);
+    expect(answer.body["error_code"]).toBe("CPHGW.5032");
+    const ready = await request(`${noRedis.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(ready.body["checks"]).toMatchObject({ redis: "failed", upstream: "ok" });
+    expect(await noRedis.stop()).toBe(0);
+  });
+
   it("refuses a bad config at start with the path of every bad field", async () => {
     const config = gatewayConfig("http://127.0.0.1:9") as unknown as {
       callers: Array<Record<string, unknown>>;
