@@ -132,8 +132,10 @@ class Client implements CphClient {
     this.#dispatcher = options.dispatcher ?? createDefaultDispatcher(this.#timeouts);
   }
 
-  #emit(event: ClientEvent): void {
+  /** Sends an event to `onEvent`; `event` may be a function so that nothing is built without a listener. */
+  #emit(event: ClientEvent | (() => ClientEvent)): void {
     if (!this.#onEvent) return;
+    if (typeof event === "function") event = event();
     const secrets = this.#auth.secrets();
     const safe: ClientEvent = { ...event };
     if (safe.url !== undefined) safe.url = redactText(safe.url, secrets);
@@ -188,14 +190,14 @@ class Client implements CphClient {
         }
         // Added after signing: the signature covers only the headers the official SDKs sign.
         outgoing = { ...outgoing, headers: { ...outgoing.headers, "User-Agent": this.#userAgent } };
-        this.#emit({ type: "request", method: request.method, url: safeUrl(request.url), attempt });
+        this.#emit(() => ({ type: "request", method: request.method, url: safeUrl(request.url), attempt }));
         const response = await sendRequest(outgoing, {
           dispatcher: this.#dispatcher,
           timeouts: this.#timeouts,
           signal,
         });
         const requestId = headerValue(response.headers, "x-request-id");
-        this.#emit({
+        this.#emit(() => ({
           type: "response",
           method: request.method,
           url: safeUrl(request.url),
@@ -203,7 +205,7 @@ class Client implements CphClient {
           attempt,
           requestId,
           durationMs: Date.now() - started,
-        });
+        }));
         if (response.status >= 200 && response.status < 300) return response;
         error = toCphError(response);
       } catch (caught) {
@@ -222,14 +224,14 @@ class Client implements CphClient {
         // Tokens can be revoked before they expire: fetch a new one once and try again, never more.
         refreshed = true;
         attempt--;
-        this.#emit({
+        this.#emit(() => ({
           type: "retry",
           method: request.method,
           url: safeUrl(request.url),
           attempt: attempt + 1,
           delayMs: 0,
           message: "401: refreshing the token once",
-        });
+        }));
         continue;
       }
       const method = request.method;
@@ -245,7 +247,7 @@ class Client implements CphClient {
         attempt,
         error instanceof CphApiError ? error.retryAfterMs : undefined,
       );
-      this.#emit({
+      this.#emit(() => ({
         type: "retry",
         method,
         url: safeUrl(request.url),
@@ -253,7 +255,7 @@ class Client implements CphClient {
         delayMs,
         requestId: error instanceof CphError ? error.requestId : undefined,
         message: error instanceof Error ? error.message : String(error),
-      });
+      }));
       try {
         await sleep(delayMs, signal, stopSignal);
       } catch (reason) {

@@ -98,6 +98,25 @@ export function failedResults(infos: readonly StorageInfo[], error: unknown): Ph
   }));
 }
 
+/** A phone refused before sending (invalid, or a repeat), with what can be read of it. */
+function refused(
+  value: StorageInfo,
+  phoneId: string,
+  index: number,
+  errorCode: string,
+  errorMessage: string,
+): PhoneResult {
+  return {
+    phoneId,
+    index,
+    bucketName: typeof value?.bucket_name === "string" ? value.bucket_name : undefined,
+    objectPath: typeof value?.object_path === "string" ? value.object_path : undefined,
+    state: "rejected",
+    errorCode,
+    errorMessage,
+  };
+}
+
 function fromJournal(info: StorageInfo, entry: JournalEntry, index: number): PhoneResult | undefined {
   const base = {
     phoneId: info.phone_id,
@@ -393,29 +412,30 @@ export async function* exportMany(
   const handle = (value: StorageInfo, index: number) => {
     counts.read++;
     const phoneId = typeof value?.phone_id === "string" ? value.phone_id : "";
-    const reject = (errorCode: string, errorMessage: string) =>
-      settle([
-        {
-          phoneId,
-          index,
-          bucketName: typeof value?.bucket_name === "string" ? value.bucket_name : undefined,
-          objectPath: typeof value?.object_path === "string" ? value.object_path : undefined,
-          state: "rejected",
-          errorCode,
-          errorMessage,
-        },
-      ]);
     const validation = validateStorageInfo(value, context.validation);
     if (!validation.ok) {
       const issue = validation.issues[0]!;
-      reject(issue.code, issue.path ? `${issue.path}: ${issue.message}` : issue.message);
+      settle([
+        refused(
+          value,
+          phoneId,
+          index,
+          issue.code,
+          issue.path ? `${issue.path}: ${issue.message}` : issue.message,
+        ),
+      ]);
       return;
     }
     if (seen.has(phoneId)) {
-      reject(
-        RESULT_CODES.duplicatePhone,
-        `phone ${phoneId} appears earlier in this run; it is exported once`,
-      );
+      settle([
+        refused(
+          value,
+          phoneId,
+          index,
+          RESULT_CODES.duplicatePhone,
+          `phone ${phoneId} appears earlier in this run; it is exported once`,
+        ),
+      ]);
       return;
     }
     seen.add(phoneId);
@@ -503,10 +523,15 @@ export async function* exportMany(
       if (canRead) {
         let next: IteratorResult<StorageInfo>;
         try {
-          const pending = Promise.resolve(iterator.next());
-          danglingNext = true;
-          next = await raceSignal(pending, stop.signal);
-          danglingNext = false;
+          const step = iterator.next();
+          if (step instanceof Promise || typeof (step as { then?: unknown }).then === "function") {
+            // An async source may take its time: stay abortable while it does.
+            danglingNext = true;
+            next = await raceSignal(Promise.resolve(step), stop.signal);
+            danglingNext = false;
+          } else {
+            next = step as IteratorResult<StorageInfo>;
+          }
         } catch (error) {
           // Aborted while the source was slow to give its next phone, or the source itself failed.
           if (!stop.signal.aborted) {
