@@ -227,7 +227,7 @@ describe("idempotency", () => {
     }>;
     expect(ledger.filter((entry) => entry.phone_id === infos[0]?.phone_id)).toHaveLength(1);
 
-    await setFaults(emulator, { latencyMs: 700 });
+    await setFaults(emulator, { latencyMs: 1500 });
     try {
       const slowKey = { "Idempotency-Key": `e2e-slow-${Date.now()}` };
       const slowInfos = storageInfos(1);
@@ -273,7 +273,7 @@ describe("upstream trouble", () => {
   });
 
   it("answers 504 when the upstream is slower than the deadline", async () => {
-    await setFaults(emulator, { latencyMs: 4000 });
+    await setFaults(emulator, { latencyMs: 5000 });
     try {
       const answer = await request(`${gateway.url}/v1/${PROJECT}/cloud-phone/jobs/slow-job`, {
         headers: bearer(KEYS.teamA),
@@ -387,7 +387,7 @@ describe("operations", () => {
 
   it("on SIGTERM answers every request in flight, then exits 0", async () => {
     const stopping = await startGateway(gatewayConfig(emulator.url));
-    await setFaults(emulator, { latencyMs: 600 });
+    await setFaults(emulator, { latencyMs: 1200 });
     try {
       const pending = Array.from({ length: 8 }, (_, index) =>
         request(`${stopping.url}${EXPORT_PATH}`, exportInit(KEYS.teamA, storageInfos(1, {}, index))),

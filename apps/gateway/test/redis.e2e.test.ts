@@ -83,7 +83,7 @@ describe.skipIf(skip)("two gateways sharing Redis", () => {
   });
 
   it("refuses on one gateway a duplicate the other has in flight (409)", async () => {
-    await setFaults(emulator, { latencyMs: 700 });
+    await setFaults(emulator, { latencyMs: 1500 });
     try {
       const infos = storageInfos(1);
       const key = { "Idempotency-Key": `shared-slow-${Date.now()}` };

@@ -49,7 +49,7 @@ export function gatewayConfig(
   overrides: Partial<GatewayConfigInput> = {},
 ): GatewayConfigInput {
   return {
-    upstream: { endpoint: upstreamUrl, projectId: PROJECT, timeoutMs: 1500 },
+    upstream: { endpoint: upstreamUrl, projectId: PROJECT, timeoutMs: 2500 },
     callers: [
       {
         name: "team-a",
