@@ -1,12 +1,17 @@
-// The bin entry: wires the process (streams, signals, exit code) into `run`. `--version` is
-// answered before anything else is loaded, so that it starts as fast as bare node.
+// The bin entry: wires the process (streams, signals, exit code) into `run`. `--version` and
+// `--help` are answered before anything else is loaded, so that they start about as fast as node.
 import { isatty } from "node:tty";
+import { cachedHelp, helpRequest } from "./help-cache.js";
 import { cliVersion } from "./version.js";
 
 const argv = process.argv.slice(2);
+const help = helpRequest(argv);
+const helpText = help !== undefined ? cachedHelp(help) : undefined;
 
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
   process.stdout.write(`${cliVersion()}\n`);
+} else if (helpText !== undefined) {
+  process.stdout.write(helpText);
 } else {
   void main();
 }

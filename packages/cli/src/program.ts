@@ -17,8 +17,6 @@ export interface ProgramSettings {
   version: string;
   writeOut: (text: string) => void;
   writeErr: (text: string) => void;
-  /** Wraps help at this width. */
-  columns?: number | undefined;
   /** Called with the command and its parsed options (globals included); returns the exit code. */
   dispatch: (name: CommandName, options: Record<string, unknown>) => Promise<number>;
 }
@@ -133,8 +131,9 @@ export function buildProgram(settings: ProgramSettings): Command {
       writeOut: settings.writeOut,
       writeErr: settings.writeErr,
       outputError: (text, write) => write(`cph-export: ${text.replace(/^error: /, "")}`),
-      getOutHelpWidth: () => settings.columns ?? 80,
-      getErrHelpWidth: () => settings.columns ?? 80,
+      // A fixed width: help looks the same everywhere, and main.ts can print it from a cache.
+      getOutHelpWidth: () => 80,
+      getErrHelpWidth: () => 80,
       getOutHasColors: () => false,
       getErrHasColors: () => false,
     })

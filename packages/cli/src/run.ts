@@ -48,7 +48,7 @@ export async function run(
     version: cliVersion(),
     writeOut: (text) => context.out.write(text),
     writeErr: (text) => context.err.write(text),
-    columns: io.stdoutIsTTY ? io.columns : undefined,
+    // Help is always 80 columns wide, as in the cache main.ts prints from.
     dispatch: async (name, options) => {
       context.debug = options["debug"] === true;
       exitCode = await runCommand(name, options, context, dependencies);

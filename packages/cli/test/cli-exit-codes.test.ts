@@ -60,6 +60,18 @@ describe("cph-export against the emulator (process level)", () => {
     expect(result).toMatchObject({ code: 0, stdout: "0.1.0\n" });
   });
 
+  it("--help is printed from the build-time cache exactly as commander prints it", async () => {
+    for (const path of [[], ["export"], ["jobs", "wait"]]) {
+      const cached = await runCli([...path, "--help"]);
+      // --debug before --help bypasses the cache: commander renders the help itself.
+      const live = await runCli([...path, "--debug", "--help"]);
+      expect(cached.code).toBe(0);
+      expect(live.code).toBe(0);
+      expect(cached.stdout).toMatch(/Examples:/);
+      expect(cached.stdout).toBe(live.stdout);
+    }
+  });
+
   it("exit 0: exports and waits; one row per phone; the archives are written", async () => {
     const ids = ["ex0-a", "ex0-b", "ex0-c", "ex0-d"];
     const result = await runCli(
