@@ -208,7 +208,13 @@ export function buildProgram(settings: ProgramSettings): Command {
     .addHelpText("after", VALIDATE_HELP)
     .action(dispatch("validate"));
 
-  const jobs = program.command("jobs").description("look at export jobs started here or elsewhere");
+  const jobs = program
+    .command("jobs")
+    .description("look at export jobs started here or elsewhere")
+    .addHelpText(
+      "after",
+      `${JOBS_LIST_HELP}  $ cph-export jobs wait --request-id 4f8a9b0c1d2e3f40\n  $ cph-export jobs get 1f2e3d4c5b6a7980\n`,
+    );
   jobs
     .command("get")
     .description("show one job")

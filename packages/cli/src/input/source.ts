@@ -52,6 +52,7 @@ export async function openInput(
   let name: string;
   let cleanup = async () => {};
   if (spec === "-") {
+    if (io.stdinIsTTY) io.stderr.write("reading phones from stdin; end with Ctrl-D\n");
     const directory = await mkdtemp(join(tmpdir(), "cph-export-"));
     path = join(directory, "stdin");
     cleanup = () => rm(directory, { recursive: true, force: true });
