@@ -69,7 +69,12 @@ export function isAcceptedObjectPath(value: string): boolean {
 
 /** True when the object path draws no warning either. */
 export function isPlainObjectPath(value: string): boolean {
-  return value.endsWith(".tar") && value.charCodeAt(0) !== 0x2f && !DOT_SEGMENT.test(value);
+  return (
+    value.endsWith(".tar") &&
+    value.charCodeAt(0) !== 0x2f &&
+    // A dot segment starts the path or follows a slash: most paths skip the regex.
+    !((value.charCodeAt(0) === 0x2e || value.includes("/.")) && DOT_SEGMENT.test(value))
+  );
 }
 
 /**

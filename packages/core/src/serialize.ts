@@ -101,3 +101,48 @@ export function validStorageInfoJsonBytes(info: StorageInfo): number {
     2
   );
 }
+
+/** JSON writes one UTF-16 unit as at most 6 bytes: `\u001f` for a control character or a lone surrogate. */
+const MAX_JSON_BYTES_PER_UNIT = 6;
+
+function stringArrayBound(values: readonly unknown[]): number | undefined {
+  let bytes = 2 + Math.max(0, values.length - 1);
+  for (let index = 0; index < values.length; index++) {
+    const value = values[index];
+    if (typeof value !== "string") return undefined;
+    bytes += MAX_JSON_BYTES_PER_UNIT * value.length + 2;
+  }
+  return bytes;
+}
+
+/**
+ * An upper bound of `storageInfoJsonBytes(info)` from string lengths alone, without looking at a
+ * character; the exact size when the info does not have the documented types.
+ */
+export function storageInfoJsonBytesBound(info: StorageInfo): number {
+  const { phone_id, include_files, exclude_files, bucket_name, object_path } = info;
+  if (
+    typeof phone_id === "string" &&
+    typeof bucket_name === "string" &&
+    typeof object_path === "string" &&
+    Array.isArray(include_files)
+  ) {
+    const include = stringArrayBound(include_files);
+    const exclude =
+      exclude_files === undefined
+        ? 0
+        : Array.isArray(exclude_files)
+          ? stringArrayBound(exclude_files)
+          : undefined;
+    if (include !== undefined && exclude !== undefined) {
+      return (
+        FIXED_KEY_BYTES +
+        MAX_JSON_BYTES_PER_UNIT * (phone_id.length + bucket_name.length + object_path.length) +
+        6 +
+        include +
+        (exclude_files === undefined ? 0 : EXCLUDE_KEY_BYTES + exclude)
+      );
+    }
+  }
+  return storageInfoJsonBytes(info);
+}

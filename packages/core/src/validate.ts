@@ -191,26 +191,38 @@ function isAcceptedStorageInfo(info: Shape, roots: CompiledRoots): boolean {
   );
 }
 
+/** `storage_infos[3]`, or `""` for an info validated on its own. */
+function infoPath(index: number | undefined): string {
+  return index === undefined ? "" : `storage_infos[${index}]`;
+}
+
 /**
- * Checks one storage info and records its issues under `path` (e.g. `storage_infos[3]`).
- * Returns its body size in bytes when it is valid, for the request-level size check.
+ * Checks one storage info (`index` in `storage_infos`, or undefined on its own) and records its
+ * issues under its path. Returns its body size in bytes when it is valid, for the request-level
+ * size check. The path string is only built when something is reported.
  */
 function checkStorageInfo(
   input: unknown,
-  path: string,
+  index: number | undefined,
   collector: IssueCollector,
   context: Context,
 ): number | undefined {
   if (!isRecord(input)) {
-    collector.error("invalid_type", path, `each storage info must be an object, not ${typeName(input)}`);
+    collector.error(
+      "invalid_type",
+      infoPath(index),
+      `each storage info must be an object, not ${typeName(input)}`,
+    );
     return undefined;
   }
   if (isAcceptedStorageInfo(input, context.roots)) {
     const objectPath = input["object_path"] as string;
-    if (!isPlainObjectPath(objectPath))
-      checkObjectPathWarnings(objectPath, joinPath(path, "object_path"), collector);
-    return sizeChecked(input as unknown as StorageInfo, path, collector, context);
+    if (!isPlainObjectPath(objectPath)) {
+      checkObjectPathWarnings(objectPath, joinPath(infoPath(index), "object_path"), collector);
+    }
+    return sizeChecked(input as unknown as StorageInfo, index, collector, context);
   }
+  const path = infoPath(index);
   const before = collector.errors.length;
   checkUnknownKeys(input, STORAGE_INFO_KEYS, path, collector);
   const phoneId = readString(input, "phone_id", path, collector);
@@ -223,13 +235,13 @@ function checkStorageInfo(
   if (objectPath !== undefined) checkObjectPath(objectPath, joinPath(path, "object_path"), collector);
   // Earlier storage infos' errors are in the same collector: only this one's count here.
   if (collector.errors.length !== before) return undefined;
-  return sizeChecked(input as unknown as StorageInfo, path, collector, context);
+  return sizeChecked(input as unknown as StorageInfo, index, collector, context);
 }
 
 /** The info's body size, or an error when it alone would be over the body limit. */
 function sizeChecked(
   info: StorageInfo,
-  path: string,
+  index: number | undefined,
   collector: IssueCollector,
   context: Context,
 ): number | undefined {
@@ -237,7 +249,7 @@ function sizeChecked(
   if (ENVELOPE_BYTES + bytes <= context.maxBodyBytes) return bytes;
   collector.error(
     "storage_info_too_large",
-    path,
+    infoPath(index),
     `this phone's request body alone would be ${ENVELOPE_BYTES + bytes} bytes, over the ${context.maxBodyBytes}-byte limit; list fewer or shorter paths`,
   );
   return undefined;
@@ -249,7 +261,7 @@ export function validateStorageInfo(
   options: ValidationOptions = {},
 ): ValidationResult<StorageInfo> {
   const collector = new IssueCollector();
-  checkStorageInfo(input, "", collector, contextFor(options));
+  checkStorageInfo(input, undefined, collector, contextFor(options));
   return collector.result(input as StorageInfo);
 }
 
@@ -303,8 +315,7 @@ export function validateBatchExportRequest(
   // A for loop, not forEach: forEach would skip the holes of a sparse array, unvalidated.
   for (let index = 0; index < infos.length; index++) {
     const info: unknown = infos[index];
-    const path = joinPath("storage_infos", index);
-    const bytes = checkStorageInfo(info, path, collector, context);
+    const bytes = checkStorageInfo(info, index, collector, context);
     bodyBytes = bytes === undefined || bodyBytes === undefined ? undefined : bodyBytes + bytes;
     if (!isRecord(info)) continue;
     const phoneId = info["phone_id"];
@@ -314,7 +325,7 @@ export function validateBatchExportRequest(
       else {
         collector.error(
           "phone_id_duplicate",
-          joinPath(path, "phone_id"),
+          joinPath(infoPath(index), "phone_id"),
           `phone ${quote(phoneId)} is already in storage_infos[${first}]; one request may name a phone once, so merge the two or send them in separate requests`,
         );
       }
@@ -332,7 +343,7 @@ export function validateBatchExportRequest(
       else {
         collector.warn(
           "object_path_duplicate",
-          joinPath(path, "object_path"),
+          joinPath(infoPath(index), "object_path"),
           `storage_infos[${first}] writes the same object ${quote(`${bucket}/${objectPath}`)}; one archive would overwrite the other`,
         );
       }
