@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const REQUESTS = 3000;
 const IN_FLIGHT = 32;
 const WARMUP = 400;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const PHONES_PER_REQUEST = 10;
 const RATE_PER_SECOND = 200;
 const RATE_REQUESTS = 1000;
