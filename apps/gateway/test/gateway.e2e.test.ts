@@ -26,6 +26,7 @@ import {
   UPSTREAM,
   writeConfig,
 } from "./support.js";
+import { hashApiKey } from "../src/auth.js";
 
 let emulator: Spawned;
 let gateway: Spawned;
@@ -359,13 +360,20 @@ describe("operations", () => {
     expect(await noRedis.stop()).toBe(0);
   });
 
+  it("hashes an API key for the config with hash-key", () => {
+    const result = runGateway(["hash-key"], {}, `${KEYS.teamA}\n`);
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toBe(hashApiKey(KEYS.teamA));
+  });
+
   it("refuses a bad config at start with the path of every bad field", async () => {
     const config = gatewayConfig("http://127.0.0.1:9") as unknown as {
       callers: Array<Record<string, unknown>>;
     };
     (config.callers[0] as Record<string, unknown>)["buckets"] = ["Team_A"];
     (config.callers[1] as Record<string, unknown>)["requestsPerMinute"] = -1;
-    const result = runGateway(["--config", await writeConfig(config)], gatewayEnv());
+    // Named by CPH_GATEWAY_CONFIG instead of --config.
+    const result = runGateway([], gatewayEnv({ CPH_GATEWAY_CONFIG: await writeConfig(config) }));
     expect(result.status).toBe(2);
     expect(result.stderr).toContain("callers[0].buckets[0]");
     expect(result.stderr).toContain("callers[1].requestsPerMinute");

@@ -202,11 +202,13 @@ export async function startGateway(
 export function runGateway(
   args: string[],
   env: Record<string, string>,
+  input?: string,
 ): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [GATEWAY_BIN, ...args], {
     env: { PATH: process.env["PATH"] ?? "", ...env },
     encoding: "utf8",
     timeout: 15_000,
+    ...(input === undefined ? {} : { input }),
   });
   outputs.push(result.stdout + result.stderr);
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
