@@ -6,6 +6,8 @@ export const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 type Labels = Record<string, string>;
 
 function escapeLabel(value: string): string {
+  // Label values are almost always plain: test once before escaping.
+  if (!/[\\\n"]/.test(value)) return value;
   return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
