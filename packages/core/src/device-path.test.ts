@@ -83,7 +83,14 @@ describe("validateDevicePath", () => {
   });
 
   it("refuses . and .. segments wherever they are, but not names that merely contain dots", () => {
-    for (const path of ["/data/..", "/data/../system", "/data/./app", "/data/app/.", "/cache/a/../../etc"]) {
+    for (const path of [
+      "/data/..",
+      "/data/../system",
+      "/data/./app",
+      "/data/app/.",
+      "/cache/a/../../etc",
+      "/data/..*",
+    ]) {
       expect(codes(path)).toEqual(["path_dot_segment"]);
     }
     for (const path of ["/data/...", "/data/.hidden", "/data/a..b", "/data/..x", "/data/.*"]) {

@@ -6,8 +6,8 @@ import { utf8Length } from "./bytes.js";
 const DEVICE_PATH_CHARSET = /^[A-Za-z0-9./\-_+#*~=]*$/;
 /** The common case in one test: allowed characters, and `*` at most once, at the end. */
 const DEVICE_PATH_SHAPE = /^\/[A-Za-z0-9./\-_+#~=]*\*?$/;
-/** A `.` or `..` segment anywhere in the path. */
-const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
+/** A `.` or `..` segment anywhere, or a last segment `..*`, whose wildcard would also take `..`. */
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)|\/\.\.\*$/;
 
 export interface DevicePathOptions {
   /** Directories exports may read from; default `/data` and `/cache`. */
@@ -95,7 +95,7 @@ export function checkDevicePath(
     collector.error(
       "path_dot_segment",
       path,
-      `${quote(value)} has a . or .. segment; write the path without them`,
+      `${quote(value)} has a . or .. segment (or ends in ..*, which would take ..); write the path without them`,
     );
     return;
   }
