@@ -404,6 +404,15 @@ describe("upstream answers", () => {
     const unreachable = await post(harness, exportBody(1));
     expect(unreachable.status).toBe(502);
     expect((await json(unreachable))["error_code"]).toBe("CPHGW.5021");
+    const warning = harness.lines
+      .map((line) => JSON.parse(line))
+      .find((entry) => entry.msg === "upstream call failed");
+    expect(warning).toMatchObject({
+      level: "warn",
+      operation: "batch_export",
+      error: "connect ECONNREFUSED",
+      request_id: unreachable.headers.get("x-request-id"),
+    });
 
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     let aborted: unknown;

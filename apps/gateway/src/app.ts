@@ -309,7 +309,11 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
   }
 
   /** Runs one upstream call under the per-request deadline; the call is aborted when it passes. */
-  async function withDeadline<T>(operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async function withDeadline<T>(
+    c: AppContext,
+    operation: string,
+    call: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -329,9 +333,22 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     } catch (error) {
       if (controller.signal.aborted) {
         outcome = "timeout";
+        logger.warn("upstream deadline passed", {
+          request_id: c.get("requestId"),
+          operation,
+          timeout_ms: timeoutMs,
+        });
         throw controller.signal.reason;
       }
       outcome = error instanceof CphApiError ? "http_error" : "network_error";
+      if (outcome === "network_error") {
+        // The answer only says 502; the cause (refused, reset, unreadable) is for the operators.
+        logger.warn("upstream call failed", {
+          request_id: c.get("requestId"),
+          operation,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
       throw error;
     } finally {
       clearTimeout(timer);
@@ -471,7 +488,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     }
     const checks: Record<string, string> = {};
     await Promise.all([
-      withDeadline("authenticate", (signal) => upstream.authenticate({ signal })).then(
+      withDeadline(c, "authenticate", (signal) => upstream.authenticate({ signal })).then(
         () => {
           checks["upstream"] = "ok";
         },
@@ -544,7 +561,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     const requestId = c.get("requestId");
     const run = () =>
       forward(requestId, () =>
-        withDeadline("batch_export", (signal) =>
+        withDeadline(c, "batch_export", (signal) =>
           upstream.batchExport(storageInfos, { signal }).then((result) => result.response),
         ),
       );
@@ -565,7 +582,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     return send(
       c,
       await forward(c.get("requestId"), () =>
-        withDeadline("get_job", (signal) => upstream.getJob(jobId, { signal })),
+        withDeadline(c, "get_job", (signal) => upstream.getJob(jobId, { signal })),
       ),
     );
   });
@@ -577,7 +594,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     return send(
       c,
       await forward(c.get("requestId"), () =>
-        withDeadline("list_jobs", (signal) => upstream.listJobs(query, { signal })),
+        withDeadline(c, "list_jobs", (signal) => upstream.listJobs(query, { signal })),
       ),
     );
   });
