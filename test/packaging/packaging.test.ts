@@ -1,7 +1,7 @@
 // The published packages as a stranger gets them: packed with pnpm, installed with plain npm into an empty
 // project outside the workspace, and run there with the Node that runs this suite (Node 20, and Node 24 in CI).
 import type { ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -167,7 +167,10 @@ describe("cph-emulator from its tarball", () => {
   it("runs its README example: startEmulator in a script, an IAM token, close", async () => {
     const readme = join(consumer.dir, "node_modules", "@cph-export", "emulator", "README.md");
     const script = consumer.write("emulator-example.mjs", firstCodeBlock(readme, "js"));
-    const result = await consumer.node([script]);
+    // The example makes its data directory under the system temp dir: keep it inside the project, removed with it.
+    const temporary = join(consumer.dir, "tmp");
+    mkdirSync(temporary, { recursive: true });
+    const result = await consumer.node([script], { TMPDIR: temporary });
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.stdout.trim().split("\n").at(-1)).toBe("201 token issued");
