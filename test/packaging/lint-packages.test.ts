@@ -49,7 +49,7 @@ describe("manifestProblems", () => {
     ["no repository", (m: Manifest) => delete m.repository, /repository\.url/],
     ["no keywords", (m: Manifest) => (m.keywords = []), /keywords/],
     ["restricted access", (m: Manifest) => delete m.publishConfig, /publishConfig\.access/],
-    ["no exports", (m: Manifest) => delete m.exports, /'exports' is missing/],
+    ["no exports", (m: Manifest) => delete (m as Partial<Manifest>).exports, /'exports' is missing/],
     ["a deep-import pattern", (m: Manifest) => (m.exports["./*"] = "./dist/*.js"), /pattern/],
     [
       "a missing types file",
