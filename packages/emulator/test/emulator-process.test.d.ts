@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=emulator-process.test.d.ts.map

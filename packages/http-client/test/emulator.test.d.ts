@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=emulator.test.d.ts.map

@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=kill-resume.test.d.ts.map
