@@ -189,7 +189,7 @@ export function buildProgram(settings: ProgramSettings): Command {
     .option("--journal <file>", "record progress here; a rerun with the same file resumes")
     .option(
       "--retry-unknown",
-      "with --journal: resend the phones an earlier run left unknown (check their archives first)",
+      "with --journal: resend the phones an earlier run left unknown, without checking whether they were exported; check their archives first",
     )
     .option("--output <format>", OUTPUT_DESCRIPTION)
     .addHelpText("after", EXPORT_HELP)

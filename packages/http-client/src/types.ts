@@ -165,7 +165,12 @@ export interface ExportManyOptions extends RequestOptions {
   journal?: string | undefined;
   /** Follow the jobs to the end; results are then succeeded/failed/unknown. */
   wait?: boolean | Omit<WaitOptions, "signal"> | undefined;
-  /** Resend phones a journal left `unknown` (only after checking they were not exported). */
+  /**
+   * Resend the phones a journal left `unknown` (sent without a recorded answer, or answered
+   * ambiguously). The client does not check whether they were exported: a job may exist for each
+   * of them. Check first (their archives in the bucket, or `listJobs` with their request ids), and
+   * drop from the source the phones that were exported; otherwise they are exported twice.
+   */
   retryUnknown?: boolean | undefined;
   onProgress?: ((progress: ExportProgress) => void) | undefined;
 }

@@ -456,7 +456,7 @@ function summarize(
   if (tally.unknown > 0) {
     context.err.write(
       options.journal
-        ? `${tally.unknown} phones are unknown (their request may have reached CPH): rerun the same command to see them again; once you have checked that their archives are not in the bucket, add --retry-unknown to resend them.\n`
+        ? `${tally.unknown} phones are unknown (their request may have reached CPH): rerun the same command to see them again; --retry-unknown resends every one of them without checking, so first look for their archives in the bucket and leave the exported ones out of the input.\n`
         : `${tally.unknown} phones are unknown (their request may have reached CPH): check them with "cph-export jobs list --request-id ..." before exporting them again.\n`,
     );
   }
