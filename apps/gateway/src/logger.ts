@@ -49,7 +49,7 @@ export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
   };
 }
 
-/** Collects log lines and hands them on in one write per event-loop turn; `flush` writes what is left. */
+/** Collects log lines and hands them on in batches; `flush` writes what is left. */
 export interface LineBuffer {
   write(line: string): void;
   flush(): void;
@@ -57,24 +57,36 @@ export interface LineBuffer {
 
 /**
  * Batches lines for `sink` (e.g. stdout, whose writes to files and pipes are synchronous): under
- * load one write carries many access-log lines instead of one system call each.
+ * load one write carries many access-log lines instead of one system call each. Lines wait at most
+ * `maxDelayMs` (default 20 ms), or until `maxBytes` (default 64 KiB) are pending.
  */
-export function createLineBuffer(sink: (text: string) => void): LineBuffer {
+export function createLineBuffer(
+  sink: (text: string) => void,
+  options: { maxDelayMs?: number; maxBytes?: number } = {},
+): LineBuffer {
+  const maxDelayMs = options.maxDelayMs ?? 20;
+  const maxBytes = options.maxBytes ?? 64 * 1024;
   let pending: string[] = [];
-  let scheduled = false;
+  let bytes = 0;
+  let timer: NodeJS.Timeout | undefined;
   const flush = () => {
-    scheduled = false;
+    clearTimeout(timer);
+    timer = undefined;
     if (pending.length === 0) return;
     const text = pending.join("");
     pending = [];
+    bytes = 0;
     sink(text);
   };
   return {
     write(line) {
       pending.push(line);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
+      bytes += line.length;
+      if (bytes >= maxBytes) flush();
+      else if (timer === undefined) {
+        timer = setTimeout(flush, maxDelayMs);
+        // Pending lines never keep the process alive: the exit handler writes them.
+        timer.unref();
       }
     },
     flush,

@@ -97,7 +97,11 @@ describe("CPH-compatible routes through the gateway", () => {
     const list = await request(listUrl, await signedInit("GET", listUrl));
     expect(list.status).toBe(200);
     expect(list.body["jobs"]).toHaveLength(1);
-    const line = gateway.logs().find((entry) => entry["caller"] === "team-b" && entry["msg"] === "request");
+    // Log lines are written in batches, a moment after the answer.
+    const line = await eventually(
+      async () => gateway.logs().find((entry) => entry["caller"] === "team-b" && entry["msg"] === "request"),
+      "team-b's access log line",
+    );
     expect(line).toMatchObject({ access_key: KEYS.teamBAccessKey, status: 200 });
   });
 });
@@ -130,7 +134,10 @@ describe("refusals never reach the upstream", () => {
     expect(otherProject.status).toBe(403);
     expect(otherProject.body["error_code"]).toBe("CPHGW.4031");
     expect((await emulatorStats(emulator)).requests).toBe(before.requests);
-    const refusals = gateway.logs().filter((entry) => entry["msg"] === "refused");
+    const refusals = await eventually(async () => {
+      const lines = gateway.logs().filter((entry) => entry["msg"] === "refused");
+      return lines.some((entry) => entry["error_code"] === "CPHGW.4031") ? lines : undefined;
+    }, "the refusal log lines");
     expect(refusals).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ caller: "team-a", error_code: "CPHGW.4032" }),

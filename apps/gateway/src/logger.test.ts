@@ -1,0 +1,58 @@
+import { fc, test } from "@fast-check/vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { hashApiKey } from "./auth.js";
+import { createJsonLogger, createLineBuffer } from "./logger.js";
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("API key hashes and log redaction", () => {
+  it("hashes an API key as sha256:<hex> (the same as sha256sum)", () => {
+    expect(hashApiKey("abc")).toBe("sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+
+  test.prop([fc.string({ minLength: 4, maxLength: 40 }), fc.string({ maxLength: 40 })])(
+    "the logger never writes a listed secret, even inside other text, and keeps the line JSON",
+    (secret, around) => {
+      // A secret inside the marker itself cannot be told apart from the marker.
+      fc.pre(!"[REDACTED]".includes(secret));
+      const lines: string[] = [];
+      const logger = createJsonLogger({ write: (line) => lines.push(line), secrets: [secret] });
+      logger.error("failed", { error: `${around}${secret}${around}`, nested: { value: secret } });
+      const entry = JSON.parse(lines.join(""));
+      expect(entry).toMatchObject({ level: "error", msg: "failed", nested: { value: "[REDACTED]" } });
+      expect(entry.error).not.toContain(secret);
+    },
+  );
+});
+
+describe("createLineBuffer", () => {
+  it("writes the lines of a burst together, after the delay", () => {
+    vi.useFakeTimers();
+    const writes: string[] = [];
+    const buffer = createLineBuffer((text) => writes.push(text), { maxDelayMs: 20 });
+    buffer.write("a\n");
+    buffer.write("b\n");
+    expect(writes).toEqual([]);
+    vi.advanceTimersByTime(19);
+    expect(writes).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(writes).toEqual(["a\nb\n"]);
+    buffer.write("c\n");
+    buffer.flush();
+    expect(writes).toEqual(["a\nb\n", "c\n"]);
+    vi.advanceTimersByTime(100);
+    expect(writes).toHaveLength(2);
+  });
+
+  it("writes at once when the pending lines reach the size bound", () => {
+    vi.useFakeTimers();
+    const writes: string[] = [];
+    const buffer = createLineBuffer((text) => writes.push(text), { maxBytes: 10 });
+    buffer.write("12345\n");
+    expect(writes).toEqual([]);
+    buffer.write("67890\n");
+    expect(writes).toEqual(["12345\n67890\n"]);
+  });
+});
