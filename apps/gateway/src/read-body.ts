@@ -55,7 +55,8 @@ async function fromWebStream(request: Request, limit: number): Promise<Uint8Arra
  * The raw request body, at most `limit` bytes (else `CPHGW.4131`, 413): refused up front by its
  * Content-Length, or as soon as more arrives. Under @hono/node-server it reads the Node stream
  * itself: building a web `Request` and `ReadableStream` per request (what `hono/body-limit` and
- * `arrayBuffer()` do there) cost a tenth of the gateway's CPU in the benchmark.
+ * `arrayBuffer()` do there) took about a tenth of the gateway's CPU time in a profile of the
+ * benchmark load.
  */
 export function readBody(
   request: Request,
