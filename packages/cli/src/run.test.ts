@@ -371,19 +371,19 @@ describe("run: validate", () => {
     expect(await run(["validate", "--input", input], io)).toBe(2);
     const lines = io.stdoutText().trim().split("\n");
     expect(lines).toEqual([
-      expect.stringMatching(/^line 3: phone_id phone_id_charset: /),
+      expect.stringMatching(/^line 3: warning: phone_id phone_id_charset: /),
       expect.stringMatching(/^line 4: include_files\[1\] path_dot_segment: /),
       expect.stringMatching(/^line 5: bucket_name bucket_charset: /),
       expect.stringMatching(/^line 5: bucket_name bucket_edge: /),
       expect.stringMatching(/^line 5: warning: object_path object_path_not_tar: /),
       expect.stringMatching(
-        /^line 6: phone_id phone_id_charset: phone_id "multi\\nline" contains a control character/,
+        /^line 6: warning: phone_id phone_id_charset: phone_id "multi\\nline" contains a control character/,
       ),
       expect.stringMatching(
         /^line 8: warning: object_path object_path_duplicate: line 2 writes the same object bkt\/a\.tar/,
       ),
     ]);
-    expect(io.stderrText()).toMatch(/validate: .*mixed\.csv: 6 phones, 5 errors, 2 warnings/);
+    expect(io.stderrText()).toMatch(/validate: .*mixed\.csv: 6 phones, 3 errors, 4 warnings/);
   });
 
   it("exits 0 when there are only warnings, and writes JSON issues on request", async () => {

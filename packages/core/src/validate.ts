@@ -26,6 +26,12 @@ export interface ValidationOptions extends DevicePathOptions {
   maxPhonesPerRequest?: number;
   /** Largest request body; default 12 MB, the API gateway's limit. */
   maxBodyBytes?: number;
+  /**
+   * What a phone id with a character other than `A-Z a-z 0-9 - _` is. The API documents no
+   * charset for phone ids (only "at most 32 bytes"; its examples are 32 hex characters), so by
+   * default it is a `"warning"` and the request is sent; `"error"` refuses it, as the emulator does.
+   */
+  phoneIdCharset?: "warning" | "error";
 }
 
 const PHONE_ID_CHARSET = /^[A-Za-z0-9_-]*$/;
@@ -44,10 +50,15 @@ const IMPORT_BODY_KEYS = new Set(["restore_infos"]);
 interface Context {
   roots: CompiledRoots;
   maxBodyBytes: number;
+  strictPhoneIds: boolean;
 }
 
 function contextFor(options: ValidationOptions): Context {
-  return { roots: rootsFor(options), maxBodyBytes: options.maxBodyBytes ?? LIMITS.maxBodyBytes };
+  return {
+    roots: rootsFor(options),
+    maxBodyBytes: options.maxBodyBytes ?? LIMITS.maxBodyBytes,
+    strictPhoneIds: options.phoneIdCharset === "error",
+  };
 }
 
 type Shape = Record<string, unknown>;
@@ -88,13 +99,23 @@ function readString(value: Shape, key: string, path: string, collector: IssueCol
   return field;
 }
 
-/** The charset is ASCII, so a phone id of the right charset has as many bytes as characters. */
-function isAcceptedPhoneId(value: string): boolean {
+/** The common case, no issue at all. The charset is ASCII: as many bytes as characters. */
+function isPlainPhoneId(value: string): boolean {
   return value.length > 0 && value.length <= LIMITS.phoneIdMaxBytes && PHONE_ID_CHARSET.test(value);
 }
 
-function checkPhoneId(value: string, path: string, collector: IssueCollector): void {
-  if (isAcceptedPhoneId(value)) return;
+/** No error (a phone id outside the usual charset is only a warning unless `strictPhoneIds`). */
+function isAcceptedPhoneId(value: string, strictPhoneIds: boolean): boolean {
+  if (isPlainPhoneId(value)) return true;
+  return !strictPhoneIds && value.length > 0 && utf8Length(value) <= LIMITS.phoneIdMaxBytes;
+}
+
+function phoneIdCharsetMessage(value: string): string {
+  return `phone_id ${quote(value)} contains ${describeBadChars(value, PHONE_ID_CHARSET)}; phone ids are usually letters, digits, - and _ (32 hex characters in the API's examples)`;
+}
+
+function checkPhoneId(value: string, path: string, collector: IssueCollector, strictPhoneIds: boolean): void {
+  if (isPlainPhoneId(value)) return;
   if (value.length === 0) {
     collector.error("phone_id_empty", path, "phone_id is empty");
     return;
@@ -108,11 +129,8 @@ function checkPhoneId(value: string, path: string, collector: IssueCollector): v
     );
   }
   if (!PHONE_ID_CHARSET.test(value)) {
-    collector.error(
-      "phone_id_charset",
-      path,
-      `phone_id ${quote(value)} contains ${describeBadChars(value, PHONE_ID_CHARSET)}; phone ids are letters, digits, - and _`,
-    );
+    if (strictPhoneIds) collector.error("phone_id_charset", path, phoneIdCharsetMessage(value));
+    else collector.warn("phone_id_charset", path, phoneIdCharsetMessage(value));
   }
 }
 
@@ -174,16 +192,16 @@ function isAcceptedPathList(value: unknown, roots: CompiledRoots): boolean {
  * Validation runs this first and explains with the `check*` functions only when it is false;
  * both use the same per-field predicates, so they cannot disagree on a field.
  */
-function isAcceptedStorageInfo(info: Shape, roots: CompiledRoots): boolean {
+function isAcceptedStorageInfo(info: Shape, context: Context): boolean {
   for (const key in info) if (!STORAGE_INFO_KEYS.has(key)) return false;
   const { phone_id, include_files, exclude_files, bucket_name, object_path } = info;
   return (
     typeof phone_id === "string" &&
-    isAcceptedPhoneId(phone_id) &&
+    isAcceptedPhoneId(phone_id, context.strictPhoneIds) &&
     Array.isArray(include_files) &&
     include_files.length > 0 &&
-    isAcceptedPathList(include_files, roots) &&
-    (exclude_files === undefined || isAcceptedPathList(exclude_files, roots)) &&
+    isAcceptedPathList(include_files, context.roots) &&
+    (exclude_files === undefined || isAcceptedPathList(exclude_files, context.roots)) &&
     typeof bucket_name === "string" &&
     isAcceptedBucketName(bucket_name) &&
     typeof object_path === "string" &&
@@ -215,7 +233,11 @@ function checkStorageInfo(
     );
     return undefined;
   }
-  if (isAcceptedStorageInfo(input, context.roots)) {
+  if (isAcceptedStorageInfo(input, context)) {
+    const phoneId = input["phone_id"] as string;
+    if (!isPlainPhoneId(phoneId)) {
+      checkPhoneId(phoneId, joinPath(infoPath(index), "phone_id"), collector, false);
+    }
     const objectPath = input["object_path"] as string;
     if (!isPlainObjectPath(objectPath)) {
       checkObjectPathWarnings(objectPath, joinPath(infoPath(index), "object_path"), collector);
@@ -226,7 +248,8 @@ function checkStorageInfo(
   const before = collector.errors.length;
   checkUnknownKeys(input, STORAGE_INFO_KEYS, path, collector);
   const phoneId = readString(input, "phone_id", path, collector);
-  if (phoneId !== undefined) checkPhoneId(phoneId, joinPath(path, "phone_id"), collector);
+  if (phoneId !== undefined)
+    checkPhoneId(phoneId, joinPath(path, "phone_id"), collector, context.strictPhoneIds);
   checkPathList(input, "include_files", path, collector, context.roots);
   checkPathList(input, "exclude_files", path, collector, context.roots);
   const bucket = readString(input, "bucket_name", path, collector);
@@ -362,7 +385,7 @@ export function validateBatchExportRequest(
 /** Validates a batch-restore body (`restore_infos`). */
 export function validateBatchImportRequest(
   input: unknown,
-  options: Pick<ValidationOptions, "maxPhonesPerRequest"> = {},
+  options: Pick<ValidationOptions, "maxPhonesPerRequest" | "phoneIdCharset"> = {},
 ): ValidationResult<BatchImportRequest> {
   const collector = new IssueCollector();
   if (!isRecord(input)) {
@@ -405,7 +428,8 @@ export function validateBatchImportRequest(
     }
     checkUnknownKeys(info, RESTORE_INFO_KEYS, path, collector);
     const phoneId = readString(info, "phone_id", path, collector);
-    if (phoneId !== undefined) checkPhoneId(phoneId, joinPath(path, "phone_id"), collector);
+    if (phoneId !== undefined)
+      checkPhoneId(phoneId, joinPath(path, "phone_id"), collector, options.phoneIdCharset === "error");
     if (phoneId) {
       const first = seen.get(phoneId);
       if (first === undefined) seen.set(phoneId, index);

@@ -344,7 +344,11 @@ export function createEmulator(options: EmulatorAppOptions): {
         const reason = error instanceof Error ? error.message : String(error);
         return errorBody(c, 400, INVALID_PARAMETER, `the request body is not JSON: ${reason}`);
       }
-      const result = validateBatchExportRequest(json, { maxPhonesPerRequest: config.maxPhonesPerRequest });
+      // Strict phone ids: the emulator's documented choice (CPS.0004), where the client only warns.
+      const result = validateBatchExportRequest(json, {
+        maxPhonesPerRequest: config.maxPhonesPerRequest,
+        phoneIdCharset: "error",
+      });
       if (!result.ok) {
         const details = result.issues.map(({ code, path, message }) => ({ code, path, message }));
         const first = result.issues[0];
