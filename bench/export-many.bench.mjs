@@ -7,12 +7,12 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { spawnEmulator } from "@cph-export/emulator";
 import { createCphClient } from "@cph-export/http-client";
 
 const PROJECT_ID = "0123456789abcdef0123456789abcdef";
@@ -48,33 +48,8 @@ function* phones(prefix, count) {
 }
 
 /** Spawns the emulator bin (jobs never finish during the bench, so no archive is written). */
-async function startEmulator(dir, faults) {
-  const config = join(dir, "emulator.json");
-  await writeFile(config, JSON.stringify({ jobDurationMs: 3_600_000, faults }));
-  const bin = join(
-    dirname(createRequire(import.meta.url).resolve("@cph-export/emulator/package.json")),
-    "bin",
-    "cph-emulator.js",
-  );
-  const child = spawn(
-    process.execPath,
-    [bin, "--port", "0", "--data-dir", join(dir, "data"), "--config", config],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  const lines = createInterface({ input: child.stdout });
-  const [first] = await once(lines, "line");
-  const url = /listening on (http:\/\/\S+)$/.exec(first)?.[1];
-  if (!url) throw new Error(`unexpected emulator output: ${first}`);
-  lines.on("line", () => {});
-  return {
-    url,
-    close: async () => {
-      child.kill("SIGTERM");
-      await once(child, "exit");
-    },
-  };
+function startEmulator(dir, faults) {
+  return spawnEmulator({ dataDir: join(dir, "data"), config: { jobDurationMs: 3_600_000, faults } });
 }
 
 async function drain(iterable) {
@@ -152,7 +127,7 @@ async function wallTime(dir) {
     return ratio <= WALL_TARGET;
   } finally {
     await client.close();
-    await emulator.close();
+    await emulator.stop();
   }
 }
 
@@ -190,7 +165,7 @@ async function peakRss(dir) {
     );
     return mb < RSS_TARGET_MB;
   } finally {
-    await emulator.close();
+    await emulator.stop();
   }
 }
 

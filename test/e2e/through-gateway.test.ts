@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type SpawnedEmulator, spawnEmulator } from "@cph-export/emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot, runBin, type Service, startService } from "./processes.js";
 
@@ -13,7 +14,6 @@ const CALLER_AK = "E2ETEAMGATEWAYAK0001";
 const CALLER_SK = "e2e-team-secret-key-never-printed";
 const MISSING_PHONE = "ffffffffffffffffffffffffffff0001";
 
-const emulatorBin = join(repoRoot, "packages/emulator/bin/cph-emulator.js");
 const gatewayBin = join(repoRoot, "apps/gateway/bin/cph-gateway.js");
 const cliBin = join(repoRoot, "packages/cli/bin/cph-export.js");
 
@@ -23,7 +23,7 @@ const phones = Array.from(
 );
 
 let dir: string;
-let emulator: Service;
+let emulator: SpawnedEmulator;
 let gateway: Service;
 const cliOutputs: string[] = [];
 
@@ -49,21 +49,13 @@ function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "cph-e2e-"));
-  await writeFile(
-    join(dir, "emulator.json"),
-    JSON.stringify({
+  emulator = await spawnEmulator({
+    dataDir: join(dir, "obs"),
+    config: {
       jobDurationMs: 100,
       phones: { missing: [MISSING_PHONE], failing: { [phones[3]!]: "CPS.0003" } },
-    }),
-  );
-  emulator = await startService(emulatorBin, [
-    "--port",
-    "0",
-    "--data-dir",
-    join(dir, "obs"),
-    "--config",
-    join(dir, "emulator.json"),
-  ]);
+    },
+  });
   await writeFile(
     join(dir, "gateway.json"),
     JSON.stringify({
@@ -149,16 +141,13 @@ describe("cph-export through cph-gateway to cph-emulator", () => {
       expect(existsSync(join(dir, "obs", "team-backups", "e2e", `${row.phone_id}.tar`))).toBe(true);
     }
 
-    const ledger = (await (await fetch(`${emulator.url}/__emulator/ledger`)).json()) as {
-      entries: Array<{ phone_id: string; bucket_name: string }>;
-    };
-    const exported = ledger.entries.map((entry) => entry.phone_id).sort();
+    const exported = (await emulator.ledger()).map((entry) => entry.phone_id).sort();
     expect(exported).toEqual([...new Set(exported)]);
     expect(exported).toEqual(phones.slice().sort());
   });
 
   it("refuses a bucket outside the caller's policy before anything reaches CPH", async () => {
-    const before = (await (await fetch(`${emulator.url}/__emulator/stats`)).json()) as { requests: number };
+    const before = await emulator.stats();
     const run = await cph(
       [
         "export",
@@ -177,7 +166,7 @@ describe("cph-export through cph-gateway to cph-emulator", () => {
     );
     expect(run.code).toBe(3);
     expect(`${run.stdout}${run.stderr}`).toContain("CPHGW.4032");
-    const after = (await (await fetch(`${emulator.url}/__emulator/stats`)).json()) as { requests: number };
+    const after = await emulator.stats();
     expect(after.requests).toBe(before.requests);
   });
 
@@ -202,7 +191,8 @@ describe("cph-export through cph-gateway to cph-emulator", () => {
 
   it("never prints a secret in any process's output", async () => {
     expect(cliOutputs.length).toBeGreaterThanOrEqual(6);
-    const everything = [emulator.output(), gateway.output(), ...cliOutputs].join("\n");
+    const { stdout, stderr } = emulator.output();
+    const everything = [stdout, stderr, gateway.output(), ...cliOutputs].join("\n");
     expect(everything).toContain("listening on");
     for (const secret of [UPSTREAM_SK, CALLER_SK, "not-the-right-secret-key"])
       expect(everything).not.toContain(secret);

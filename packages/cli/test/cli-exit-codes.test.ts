@@ -1,29 +1,24 @@
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { DEMO_CREDENTIALS, type SpawnedEmulator } from "@cph-export/emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  builtBinsExist,
-  DEMO,
-  type Emulator,
   emulatorEnv,
   ndjson,
   runCli,
+  ledgerOf,
   SECRETS,
-  startEmulatorProcess,
+  startEmulator,
   tempDir,
   transcripts,
 } from "./helpers.js";
 
-let emulator: Emulator;
+let emulator: SpawnedEmulator;
 let work: Awaited<ReturnType<typeof tempDir>>;
 
 beforeAll(async () => {
-  if (!builtBinsExist())
-    throw new Error(
-      "build first (npx turbo run build): these tests run the built cph-export and cph-emulator",
-    );
-  emulator = await startEmulatorProcess({
+  emulator = await startEmulator({
     jobDurationMs: 200,
     phones: { missing: ["ex1-missing"], failing: { "ex1-failing": "CPS.0010" } },
   });
@@ -104,7 +99,7 @@ describe("cph-export against the emulator (process level)", () => {
       expect(row.job_id).toMatch(/\S/);
       expect(existsSync(join(emulator.dataDir, "cli-tests", row.object_path))).toBe(true);
     }
-    expect((await emulator.ledger("ex0-")).map((entry) => entry.phone_id).sort()).toEqual(ids);
+    expect((await ledgerOf(emulator, "ex0-")).map((entry) => entry.phone_id).sort()).toEqual(ids);
   });
 
   it("exit 1: a phone rejected inside the 200 and a job that fails, each with its reason", async () => {
@@ -174,7 +169,7 @@ describe("cph-export against the emulator (process level)", () => {
       /line 2: include_files required|line 3: include_files\[0\] path_outside_roots/,
     );
     expect(result.stderr).toMatch(/nothing was sent/);
-    expect(await emulator.ledger("ex2-")).toEqual([]);
+    expect(await ledgerOf(emulator, "ex2-")).toEqual([]);
     expect((await emulator.stats()).requests).toBe(before.requests);
   });
 
@@ -204,12 +199,12 @@ describe("cph-export against the emulator (process level)", () => {
     expect(requests.map((request) => JSON.parse(request.body).storage_infos.length)).toEqual([2, 1]);
     expect(requests[0]).toMatchObject({
       method: "POST",
-      url: `${emulator.url}/v1/${DEMO.projectId}/cloud-phone/phones/batch-storage`,
+      url: `${emulator.url}/v1/${DEMO_CREDENTIALS.projectId}/cloud-phone/phones/batch-storage`,
     });
     expect(requests[0]?.headers["Authorization"]).toBe(
-      `SDK-HMAC-SHA256 Access=${DEMO.accessKey}, [REDACTED]`,
+      `SDK-HMAC-SHA256 Access=${DEMO_CREDENTIALS.accessKey}, [REDACTED]`,
     );
-    expect(await emulator.ledger("dry-")).toEqual([]);
+    expect(await ledgerOf(emulator, "dry-")).toEqual([]);
     expect((await emulator.stats()).requests).toBe(before.requests);
   });
 
@@ -220,7 +215,7 @@ describe("cph-export against the emulator (process level)", () => {
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/APIGW\.0301/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
-    expect(await emulator.ledger("ex3-")).toEqual([]);
+    expect(await ledgerOf(emulator, "ex3-")).toEqual([]);
   });
 
   it("exit 4: nothing listens on the port", async () => {
@@ -233,7 +228,7 @@ describe("cph-export against the emulator (process level)", () => {
   });
 
   it("exit 4: the connection drops after the jobs were created, so the phones are unknown", async () => {
-    await emulator.faults({ dropRate: 1 });
+    await emulator.setFaults({ dropRate: 1 });
     try {
       const result = await runCli(
         ["export", "--input", await input("drop.ndjson", ndjson(["ex4-d1", "ex4-d2"])), ...FLAGS],
@@ -248,9 +243,9 @@ describe("cph-export against the emulator (process level)", () => {
       ]);
       expect(result.stderr).toMatch(/2 phones are unknown/);
       // The jobs exist although the client never heard of them: that is why it must not resend.
-      expect(await emulator.ledger("ex4-d")).toHaveLength(2);
+      expect(await ledgerOf(emulator, "ex4-d")).toHaveLength(2);
     } finally {
-      await emulator.faults({});
+      await emulator.setFaults({});
     }
   });
 
@@ -284,16 +279,16 @@ describe("cph-export against the emulator (process level)", () => {
   it("IAM password login works and neither the password nor the token is printed, even with --debug", async () => {
     const env = {
       CPH_ENDPOINT: emulator.url,
-      CPH_PROJECT_ID: DEMO.projectId,
-      CPH_IAM_USER: DEMO.user,
-      CPH_IAM_PASSWORD: DEMO.password,
-      CPH_IAM_DOMAIN: DEMO.domain,
+      CPH_PROJECT_ID: DEMO_CREDENTIALS.projectId,
+      CPH_IAM_USER: DEMO_CREDENTIALS.userName,
+      CPH_IAM_PASSWORD: DEMO_CREDENTIALS.password,
+      CPH_IAM_DOMAIN: DEMO_CREDENTIALS.domainName,
       CPH_IAM_ENDPOINT: emulator.url,
     };
     const result = await runCli(["--debug", "export", "--phone-id", "iam-a", ...FLAGS], { env });
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/debug: /);
-    expect(result.stdout + result.stderr).not.toContain(DEMO.password);
+    expect(result.stdout + result.stderr).not.toContain(DEMO_CREDENTIALS.password);
     expect(result.stdout + result.stderr).not.toMatch(/MII[A-Za-z0-9+/=_-]{20,}/);
   });
 });

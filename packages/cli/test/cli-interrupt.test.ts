@@ -1,32 +1,28 @@
 import { spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { SpawnedEmulator } from "@cph-export/emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  builtBinsExist,
   CLI_BIN,
-  type Emulator,
   emulatorEnv,
   ndjson,
   ROOT,
   runCli,
+  ledgerOf,
   SECRETS,
-  startEmulatorProcess,
+  startEmulator,
   tempDir,
   transcripts,
   until,
 } from "./helpers.js";
 
-let emulator: Emulator;
+let emulator: SpawnedEmulator;
 let work: Awaited<ReturnType<typeof tempDir>>;
 
 beforeAll(async () => {
-  if (!builtBinsExist())
-    throw new Error(
-      "build first (npx turbo run build): these tests run the built cph-export and cph-emulator",
-    );
   // Jobs run long enough to interrupt a run that waits for them.
-  emulator = await startEmulatorProcess({
+  emulator = await startEmulator({
     jobDurationMs: 3000,
     phones: { failing: { "tty-f": "CPS.0010" } },
   });
@@ -47,7 +43,7 @@ function ids(prefix: string, count: number): string[] {
 
 async function exportsPerPhone(prefix: string): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  for (const entry of await emulator.ledger(prefix))
+  for (const entry of await ledgerOf(emulator, prefix))
     counts.set(entry.phone_id, (counts.get(entry.phone_id) ?? 0) + 1);
   return counts;
 }
@@ -74,9 +70,10 @@ describe("interrupting and resuming (process level)", () => {
     const first = await runCli(args, {
       env: emulatorEnv(emulator),
       onSpawn: (child) => {
-        void until(async () => (await emulator.ledger("int-")).length === phones.length, "the 12 jobs").then(
-          () => child.kill("SIGINT"),
-        );
+        void until(
+          async () => (await ledgerOf(emulator, "int-")).length === phones.length,
+          "the 12 jobs",
+        ).then(() => child.kill("SIGINT"));
       },
     });
     expect(first.code).toBe(130);
@@ -120,19 +117,19 @@ describe("interrupting and resuming (process level)", () => {
       "--concurrency",
       "1",
     ];
-    await emulator.faults({ latencyMs: 300 });
+    await emulator.setFaults({ latencyMs: 300 });
     try {
       const first = await runCli(args, {
         env: emulatorEnv(emulator),
         onSpawn: (child) => {
-          void until(async () => (await emulator.ledger("kill-")).length >= 4, "4 phones exported").then(() =>
-            child.kill("SIGKILL"),
+          void until(async () => (await ledgerOf(emulator, "kill-")).length >= 4, "4 phones exported").then(
+            () => child.kill("SIGKILL"),
           );
         },
       });
       expect(first.signal).toBe("SIGKILL");
     } finally {
-      await emulator.faults({});
+      await emulator.setFaults({});
     }
     const exportedBefore = await exportsPerPhone("kill-");
     expect(exportedBefore.size).toBeLessThan(phones.length);

@@ -1,112 +1,36 @@
-// Starts the built emulator and runs the built cph-export as separate processes, as a user would.
+// Runs the built cph-export as a separate process, as a user would (the emulator comes from spawnEmulator).
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import {
+  DEMO_CREDENTIALS,
+  type EmulatorConfig,
+  type LedgerEntry,
+  type SpawnedEmulator,
+  spawnEmulator,
+} from "@cph-export/emulator";
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const CLI_BIN = join(ROOT, "packages/cli/bin/cph-export.js");
-const EMULATOR_BIN = join(ROOT, "packages/emulator/bin/cph-emulator.js");
-
-/** The emulator's documented demo credentials. */
-export const DEMO = {
-  projectId: "0123456789abcdef0123456789abcdef",
-  accessKey: "EMULATORDEMOAK0000001",
-  secretKey: "emulator-demo-secret-key-0001",
-  domain: "demo-account",
-  user: "demo-user",
-  password: "demo-password-0001",
-};
 
 /** Values no output may ever contain. */
-export const SECRETS = [DEMO.secretKey, DEMO.password, "wrong-secret-key-0002"];
+export const SECRETS = [DEMO_CREDENTIALS.secretKey, DEMO_CREDENTIALS.password, "wrong-secret-key-0002"];
 
-/** True once both packages are built: the process tests run the built bins. */
-export function builtBinsExist(): boolean {
-  return [
-    "packages/cli/dist/main.js",
-    "packages/emulator/dist/main.js",
-    "packages/http-client/dist/index.js",
-  ].every((path) => existsSync(join(ROOT, path)));
-}
-
-export interface Emulator {
-  url: string;
-  dataDir: string;
-  ledger(
-    prefix?: string,
-  ): Promise<Array<{ phone_id: string; job_id: string; request_id: string; outcome: string }>>;
-  stats(): Promise<{
-    requests: number;
-    throttled: number;
-    errors: number;
-    drops: number;
-    droppedPhones: number;
-  }>;
-  faults(settings: Record<string, number>): Promise<void>;
-  stop(): Promise<void>;
-}
-
-export async function startEmulatorProcess(config: unknown): Promise<Emulator> {
-  const directory = await mkdtemp(join(tmpdir(), "cph-export-cli-emulator-"));
-  const dataDir = join(directory, "obs");
-  const configFile = join(directory, "config.json");
-  await writeFile(configFile, JSON.stringify(config));
-  const child = spawn(
-    process.execPath,
-    [EMULATOR_BIN, "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--config", configFile],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-    },
+/** Spawns the emulator the tests talk to, once the bins they run are built. */
+export async function startEmulator(config: EmulatorConfig): Promise<SpawnedEmulator> {
+  const built = ["packages/cli/dist/main.js", "packages/http-client/dist/index.js"].every((path) =>
+    existsSync(join(ROOT, path)),
   );
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.once("line", (line) => {
-      const match = /^cph-emulator listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
-      if (match?.[1]) resolve(match[1]);
-      else reject(new Error(`unexpected first line from the emulator: ${line}`));
-      // Keep draining the request log so the pipe never fills.
-      child.stdout?.resume();
-    });
-    child.once("exit", (code) => reject(new Error(`the emulator exited with ${code}: ${stderr}`)));
-  });
-  const json = async (path: string, init?: RequestInit) => {
-    const response = await fetch(`${url}${path}`, init);
-    return response.json() as Promise<never>;
-  };
-  return {
-    url,
-    dataDir,
-    async ledger(prefix = "") {
-      const { entries } = (await json("/__emulator/ledger")) as {
-        entries: Array<{ phone_id: string; job_id: string; request_id: string; outcome: string }>;
-      };
-      return entries.filter((entry) => entry.phone_id.startsWith(prefix));
-    },
-    stats: () => json("/__emulator/stats"),
-    async faults(settings) {
-      await json("/__emulator/faults", {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(settings),
-      });
-    },
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once("exit", resolve));
-        child.kill("SIGTERM");
-        await exited;
-      }
-      await rm(directory, { recursive: true, force: true });
-    },
-  };
+  if (!built) throw new Error("build first (npx turbo run build): these tests run the built cph-export");
+  return spawnEmulator({ config });
+}
+
+/** The ledger entries of the phones whose ids start with `prefix` (each test uses its own). */
+export async function ledgerOf(emulator: SpawnedEmulator, prefix: string): Promise<LedgerEntry[]> {
+  return (await emulator.ledger()).filter((entry) => entry.phone_id.startsWith(prefix));
 }
 
 export interface CliResult {
@@ -168,12 +92,15 @@ export async function until(check: () => Promise<boolean>, what: string, limitMs
 }
 
 /** The environment of a run against the emulator with the demo AK/SK. */
-export function emulatorEnv(emulator: Emulator, extra: Record<string, string> = {}): Record<string, string> {
+export function emulatorEnv(
+  emulator: SpawnedEmulator,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     CPH_ENDPOINT: emulator.url,
-    CPH_PROJECT_ID: DEMO.projectId,
-    HUAWEICLOUD_SDK_AK: DEMO.accessKey,
-    HUAWEICLOUD_SDK_SK: DEMO.secretKey,
+    CPH_PROJECT_ID: DEMO_CREDENTIALS.projectId,
+    HUAWEICLOUD_SDK_AK: DEMO_CREDENTIALS.accessKey,
+    HUAWEICLOUD_SDK_SK: DEMO_CREDENTIALS.secretKey,
     ...extra,
   };
 }

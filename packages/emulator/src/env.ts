@@ -1,4 +1,4 @@
-// The one module that reads the environment (the bin's credentials for scripts).
+// The one module that reads the environment (the bin's credentials for scripts, a spawned bin's).
 import { EmulatorConfigError, type ExtraCredentials } from "./config.js";
 
 const NAMES = [
@@ -44,4 +44,23 @@ export function readEnvCredentials(env: Record<string, string | undefined> = pro
     accessKey: accessKey && secretKey ? { accessKey, secretKey } : undefined,
     user: domain && name && password ? { domain, name, password } : undefined,
   };
+}
+
+/**
+ * The environment of an emulator started by `spawnEmulator`: this process's without the
+ * `CPH_EMULATOR_*` variables (the caller's config says the credentials), plus `extra`, where
+ * `undefined` removes a variable.
+ */
+export function childEnvironment(
+  extra: Record<string, string | undefined> = {},
+  env: Record<string, string | undefined> = process.env,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env))
+    if (value !== undefined && !name.startsWith("CPH_EMULATOR_")) out[name] = value;
+  for (const [name, value] of Object.entries(extra)) {
+    if (value === undefined) delete out[name];
+    else out[name] = value;
+  }
+  return out;
 }

@@ -7,4 +7,6 @@ export { listPhoneFiles, readPhoneFile } from "./phones.js";
 export type { PhoneFile } from "./phones.js";
 export { startEmulator } from "./server.js";
 export type { RunningEmulator, StartEmulatorOptions } from "./server.js";
+export { EmulatorProcessError, spawnEmulator } from "./spawn-emulator.js";
+export type { EmulatorExit, SpawnedEmulator, SpawnEmulatorOptions } from "./spawn-emulator.js";
 export type { EmulatorStats, LedgerEntry } from "./state.js";

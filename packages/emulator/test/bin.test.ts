@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildIamTokenRequest } from "@cph-export/core";
 import { afterAll, describe, expect, it } from "vitest";
-import { type EmulatorProcess, eventually, runBin, spawnEmulator } from "./support/emulator-process.js";
+import { type SpawnedEmulator, spawnEmulator } from "../src/index.js";
+import { eventually } from "../src/test-support/fixtures.js";
+import { runBin } from "./support/run-bin.js";
 
 const ENV = {
   CPH_EMULATOR_PROJECT_ID: "aaaabbbbccccddddeeeeffff00001111",
@@ -15,8 +17,8 @@ const ENV = {
   CPH_EMULATOR_IAM_PASSWORD: "script-password-value",
 };
 
-const started: EmulatorProcess[] = [];
-afterAll(() => Promise.all(started.map((emulator) => emulator.dispose())));
+const started: SpawnedEmulator[] = [];
+afterAll(() => Promise.all(started.map((emulator) => emulator.stop())));
 
 describe("cph-emulator bin", () => {
   it("takes credentials from CPH_EMULATOR_*, lets tokens expire after tokenTtlSeconds, hides control routes, stops on SIGINT", async () => {

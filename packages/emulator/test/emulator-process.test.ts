@@ -11,9 +11,9 @@ import {
   type StorageInfo,
 } from "@cph-export/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_CREDENTIALS, listPhoneFiles } from "../src/index.js";
+import { DEMO_CREDENTIALS, listPhoneFiles, type SpawnedEmulator, spawnEmulator } from "../src/index.js";
+import { eventually } from "../src/test-support/fixtures.js";
 import { readTarMembers } from "../src/test-support/tar.js";
-import { type EmulatorProcess, eventually, spawnEmulator } from "./support/emulator-process.js";
 
 const PROJECT = DEMO_CREDENTIALS.projectId;
 const TEMP_KEY = {
@@ -25,7 +25,7 @@ const MISSING = "00000000000000000000000000000404";
 const UNAVAILABLE = "00000000000000000000000000000503";
 const FAILING = "0000000000000000000000000000dead";
 
-let emulator: EmulatorProcess;
+let emulator: SpawnedEmulator;
 /** Every secret the run uses or receives; none may appear in the process output. */
 const secrets = new Set<string>([
   DEMO_CREDENTIALS.secretKey,
@@ -47,7 +47,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await emulator?.dispose();
+  await emulator?.stop();
 });
 
 async function send(request: HttpRequest): Promise<Response> {

@@ -2,11 +2,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { buildIamTokenRequest, CphAuthError, headerValue, type StorageInfo } from "@cph-export/core";
+import { DEMO_CREDENTIALS as DEMO, type SpawnedEmulator, spawnEmulator } from "@cph-export/emulator";
 import { createCphClient } from "@cph-export/http-client";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClientEvent, CphClientOptions, Credentials, PhoneResult } from "../src/types.js";
-import { DEMO, type EmulatorProcess, startEmulatorProcess } from "./support/emulator.js";
 
 const AKSK: Credentials = { type: "aksk", accessKey: DEMO.accessKey, secretKey: DEMO.secretKey };
 
@@ -34,7 +34,7 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 }
 
 describe("against the emulator", () => {
-  let emulator: EmulatorProcess;
+  let emulator: SpawnedEmulator;
   const client = (options: Partial<CphClientOptions> = {}) =>
     createCphClient({
       endpoint: emulator.url,
@@ -45,14 +45,16 @@ describe("against the emulator", () => {
     });
 
   beforeAll(async () => {
-    emulator = await startEmulatorProcess({
-      jobDurationMs: 50,
-      phones: { missing: [phone(9_000)], failing: { [phone(9_001)]: "CPS.9001" } },
+    emulator = await spawnEmulator({
+      config: {
+        jobDurationMs: 50,
+        phones: { missing: [phone(9_000)], failing: { [phone(9_001)]: "CPS.9001" } },
+      },
     });
   });
 
   afterAll(async () => {
-    await emulator?.close();
+    await emulator?.stop();
   });
 
   it("exports with AK/SK, follows the jobs with ListJobs, and the archives land in the bucket", async () => {
@@ -145,7 +147,7 @@ describe("against the emulator", () => {
   });
 
   it("honours the emulator's throttling (429 APIGW.0308 with Retry-After) and gets every answer", async () => {
-    await emulator.faults({ throttleRps: 3 });
+    await emulator.setFaults({ throttleRps: 3 });
     const events: ClientEvent[] = [];
     const cph = client({ onEvent: (e) => events.push(e) });
     try {
@@ -160,25 +162,27 @@ describe("against the emulator", () => {
       expect(retries.length).toBe(after.throttled - before.throttled);
       for (const retry of retries) expect(retry.delayMs).toBeGreaterThanOrEqual(1_000);
     } finally {
-      await emulator.faults({});
+      await emulator.setFaults({});
       await cph.close();
     }
   });
 });
 
 describe("5,000 phones through throttling, 5xx and dropped connections", () => {
-  let emulator: EmulatorProcess;
+  let emulator: SpawnedEmulator;
 
   beforeAll(async () => {
     // Jobs outlast the test: nothing is archived, the ledger is what counts.
-    emulator = await startEmulatorProcess({
-      jobDurationMs: 600_000,
-      faults: { throttleRps: 60, errorRate: 0.05, dropRate: 0.02, latencyMs: 2, seed: 7 },
+    emulator = await spawnEmulator({
+      config: {
+        jobDurationMs: 600_000,
+        faults: { throttleRps: 60, errorRate: 0.05, dropRate: 0.02, latencyMs: 2, seed: 7 },
+      },
     });
   });
 
   afterAll(async () => {
-    await emulator?.close();
+    await emulator?.stop();
   });
 
   it("reports every phone once, exports each accepted phone exactly once, and is unknown exactly for the dropped ones", async () => {

@@ -5,14 +5,17 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { type SpawnedEmulator, spawnEmulator } from "@cph-export/emulator";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { PhoneResult } from "../src/types.js";
-import { type EmulatorProcess, PACKAGE_DIR, startEmulatorProcess } from "./support/emulator.js";
+
+const PACKAGE_DIR = fileURLToPath(new URL("..", import.meta.url));
 
 const SCRIPT = join(PACKAGE_DIR, "test", "fixtures", "export-run.mjs");
 const COUNT = 1_000;
 
-let emulator: EmulatorProcess;
+let emulator: SpawnedEmulator;
 let dir: string;
 
 beforeAll(async () => {
@@ -22,12 +25,12 @@ beforeAll(async () => {
     );
   }
   // Slow answers keep requests in flight when the kill lands.
-  emulator = await startEmulatorProcess({ jobDurationMs: 600_000, faults: { latencyMs: 100 } });
+  emulator = await spawnEmulator({ config: { jobDurationMs: 600_000, faults: { latencyMs: 100 } } });
   dir = await mkdtemp(join(tmpdir(), "cph-kill-resume-"));
 });
 
 afterAll(async () => {
-  await emulator?.close();
+  await emulator?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
