@@ -99,6 +99,21 @@ describe("config", () => {
     const broken = join(dir, "broken.json");
     await writeFile(broken, "{ nope");
     await expect(loadEmulatorConfig(broken)).rejects.toThrow(/broken\.json.*not JSON/);
+    // The parser's own message would quote the text around the error: here, part of a secret.
+    const leaky = join(dir, "leaky.json");
+    await writeFile(
+      leaky,
+      '{\n  "accessKeys": [{ "accessKey": "AK", "secretKey": unquoted-secret-value }]\n}',
+    );
+    const message = await loadEmulatorConfig(leaky).then(
+      () => "loaded",
+      (caught: unknown) => (caught as Error).message,
+    );
+    expect(message).toMatch(/leaky\.json.*not JSON/);
+    expect(message).not.toMatch(/unquoted|secret-value/);
+    const positioned = join(dir, "positioned.json");
+    await writeFile(positioned, '{\n  "jobDurationMs": 10,,\n}');
+    await expect(loadEmulatorConfig(positioned)).rejects.toThrow(/not JSON \(line 2, column 23\)/);
     await expect(loadEmulatorConfig(join(dir, "absent.json"))).rejects.toThrow(/absent\.json.*ENOENT/);
     const invalid = join(dir, "invalid.json");
     await writeFile(invalid, JSON.stringify({ tokenTtlSeconds: "long" }));

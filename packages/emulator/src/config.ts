@@ -189,11 +189,22 @@ export async function loadEmulatorConfig(file: string): Promise<EmulatorConfig> 
   try {
     json = JSON.parse(text);
   } catch (cause) {
+    // Not the parser's message: V8 quotes the text around the error, which may be a secret key.
     throw new EmulatorConfigError(file, [
-      `the file is not JSON (${cause instanceof Error ? cause.message : String(cause)})`,
+      `the file is not JSON${syntaxErrorWhere(text, cause)}; check its syntax`,
     ]);
   }
   return parseEmulatorConfig(json, file);
+}
+
+/** ` (line L, column C)` of a JSON syntax error, when the parser gives its position. */
+function syntaxErrorWhere(text: string, cause: unknown): string {
+  const position = cause instanceof Error ? /at position (\d+)/.exec(cause.message)?.[1] : undefined;
+  if (position === undefined) return "";
+  const before = text.slice(0, Number(position));
+  const line = before.split("\n").length;
+  const column = Number(position) - before.lastIndexOf("\n");
+  return ` (line ${line}, column ${column})`;
 }
 
 /** Fills in the defaults: demo credentials for whatever the config leaves out. */
