@@ -36,15 +36,18 @@ import {
   retryDelay,
   sleep,
 } from "./retry.js";
+import { extraHeaders } from "./request-headers.js";
 import { NotSentError, type SendControl } from "./send-control.js";
 import {
   createDefaultDispatcher,
   DEFAULT_TIMEOUTS,
+  type RequestTarget,
+  requestTarget,
   type ResolvedTimeouts,
-  safeUrl,
   sendRequest,
 } from "./transport.js";
 import type {
+  BatchExportOptions,
   BatchExportResult,
   ClientEvent,
   CphClient,
@@ -77,6 +80,12 @@ function positiveInteger(value: number | undefined, fallback: number, path: stri
   return value;
 }
 
+/** An iteration that fails on its first step. */
+// biome-ignore lint/correctness/useYield: it only throws, as exportMany does for a bad option.
+async function* failing(error: unknown): AsyncGenerator<never> {
+  throw error;
+}
+
 class Client implements CphClient {
   readonly endpoint: string;
   readonly projectId: string;
@@ -88,6 +97,8 @@ class Client implements CphClient {
   readonly #userAgent: string;
   readonly #onEvent: ((event: ClientEvent) => void) | undefined;
   readonly #validation: ValidationOptions;
+  /** The batch-storage URL never changes: it is split once, on the first call. */
+  #batchTarget: { url: string; target: RequestTarget | undefined } | undefined;
   #closed = false;
 
   constructor(options: CphClientOptions) {
@@ -165,6 +176,10 @@ class Client implements CphClient {
   async #send(request: HttpRequest, control: SendControl = {}): Promise<HttpResponseData> {
     if (this.#closed) throw new CphError("ERR_CPH_NETWORK", "the client is closed; create a new one");
     const { signal, stopSignal } = control;
+    // Before credentials: AK/SK signs them, and the client's own headers are set over them.
+    if (control.headers) request = { ...request, headers: { ...request.headers, ...control.headers } };
+    const target = control.target ?? requestTarget(request.url);
+    const shownUrl = target?.shown ?? "(invalid URL)";
     const shouldRetry = this.#retry.shouldRetry ?? defaultShouldRetry;
     let refreshed = false;
     let lastError: unknown;
@@ -190,17 +205,18 @@ class Client implements CphClient {
         }
         // Added after signing: the signature covers only the headers the official SDKs sign.
         outgoing = { ...outgoing, headers: { ...outgoing.headers, "User-Agent": this.#userAgent } };
-        this.#emit(() => ({ type: "request", method: request.method, url: safeUrl(request.url), attempt }));
+        this.#emit(() => ({ type: "request", method: request.method, url: shownUrl, attempt }));
         const response = await sendRequest(outgoing, {
           dispatcher: this.#dispatcher,
           timeouts: this.#timeouts,
           signal,
+          target,
         });
         const requestId = headerValue(response.headers, "x-request-id");
         this.#emit(() => ({
           type: "response",
           method: request.method,
-          url: safeUrl(request.url),
+          url: shownUrl,
           status: response.status,
           attempt,
           requestId,
@@ -227,7 +243,7 @@ class Client implements CphClient {
         this.#emit(() => ({
           type: "retry",
           method: request.method,
-          url: safeUrl(request.url),
+          url: shownUrl,
           attempt: attempt + 1,
           delayMs: 0,
           message: "401: refreshing the token once",
@@ -250,7 +266,7 @@ class Client implements CphClient {
       this.#emit(() => ({
         type: "retry",
         method,
-        url: safeUrl(request.url),
+        url: shownUrl,
         attempt: attempt + 1,
         delayMs,
         requestId: error instanceof CphError ? error.requestId : undefined,
@@ -275,11 +291,14 @@ class Client implements CphClient {
 
   async batchExport(
     storageInfos: readonly StorageInfo[],
-    options: RequestOptions = {},
+    options: BatchExportOptions = {},
   ): Promise<BatchExportResult> {
-    const validation = validateBatchExportRequest({ storage_infos: storageInfos }, this.#validation);
-    if (!validation.ok) throw new CphValidationError(validation.issues);
-    return this.#postBatch(storageInfos, { signal: options.signal });
+    const headers = extraHeaders(options.headers);
+    if (options.validated !== true) {
+      const validation = validateBatchExportRequest({ storage_infos: storageInfos }, this.#validation);
+      if (!validation.ok) throw new CphValidationError(validation.issues);
+    }
+    return this.#postBatch(storageInfos, { signal: options.signal, headers });
   }
 
   /** batch-storage without validation (exportMany validated each phone already). */
@@ -289,7 +308,9 @@ class Client implements CphClient {
       projectId: this.projectId,
       storageInfos,
     });
-    const answer = await this.#send(request, control);
+    if (this.#batchTarget?.url !== request.url)
+      this.#batchTarget = { url: request.url, target: requestTarget(request.url) };
+    const answer = await this.#send(request, { ...control, target: this.#batchTarget.target });
     let response: ReturnType<typeof parseBatchExportResponse>;
     try {
       response = parseBatchExportResponse(answer);
@@ -301,9 +322,10 @@ class Client implements CphClient {
   }
 
   async getJob(jobId: string, options: RequestOptions = {}): Promise<ShowJobResponse> {
+    const headers = extraHeaders(options.headers);
     const answer = await this.#send(
       buildShowJobRequest({ endpoint: this.endpoint, projectId: this.projectId, jobId }),
-      { signal: options.signal },
+      { signal: options.signal, headers },
     );
     return this.#parse(() => parseShowJobResponse(answer));
   }
@@ -312,6 +334,7 @@ class Client implements CphClient {
     query: { requestIds: readonly string[]; offset?: number; limit?: number },
     options: RequestOptions = {},
   ): Promise<ListJobsResponse> {
+    const headers = extraHeaders(options.headers);
     const request = buildListJobsRequest({
       endpoint: this.endpoint,
       projectId: this.projectId,
@@ -319,7 +342,7 @@ class Client implements CphClient {
       ...(query.offset === undefined ? {} : { offset: query.offset }),
       ...(query.limit === undefined ? {} : { limit: query.limit }),
     });
-    const answer = await this.#send(request, { signal: options.signal });
+    const answer = await this.#send(request, { signal: options.signal, headers });
     return this.#parse(() => parseListJobsResponse(answer));
   }
 
@@ -331,27 +354,43 @@ class Client implements CphClient {
     }
   }
 
-  #reader(): JobReader {
+  /** Reads jobs with the call's extra headers (already checked). */
+  #reader(headers?: Readonly<Record<string, string>>): JobReader {
     return {
-      listJobs: (query, signal) => this.listJobs(query, { signal }),
-      getJob: (jobId, signal) => this.getJob(jobId, { signal }),
+      listJobs: (query, signal) => this.listJobs(query, { signal, headers }),
+      getJob: (jobId, signal) => this.getJob(jobId, { signal, headers }),
     };
   }
 
   waitForJobs(jobs: readonly TrackedJob[], options: WaitOptions = {}): Promise<JobOutcome[]> {
-    return waitForJobs(this.#reader(), jobs, options);
+    let headers: Record<string, string> | undefined;
+    try {
+      headers = extraHeaders(options.headers);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return waitForJobs(this.#reader(headers), jobs, options);
   }
 
   exportMany(
     source: Iterable<StorageInfo> | AsyncIterable<StorageInfo>,
     options: ExportManyOptions = {},
   ): AsyncIterable<PhoneResult> {
+    let headers: Record<string, string> | undefined;
+    try {
+      headers = extraHeaders(options.headers);
+    } catch (error) {
+      // Like exportMany's other option errors: thrown by the first step of the iteration.
+      return failing(error);
+    }
     const context: ExportContext = {
       projectId: this.projectId,
       validation: this.#validation,
       maxPhonesPerRequest: this.#validation.maxPhonesPerRequest ?? LIMITS.defaultPhonesPerRequest,
-      postBatch: (infos, control) => this.#postBatch(infos, control),
-      reader: this.#reader(),
+      postBatch: headers
+        ? (infos, control) => this.#postBatch(infos, { ...control, headers })
+        : (infos, control) => this.#postBatch(infos, control),
+      reader: this.#reader(headers),
       note: (message) => this.#emit({ type: "journal", message }),
     };
     return exportMany(context, source, options);

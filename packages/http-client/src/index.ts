@@ -4,6 +4,7 @@ export { DEFAULT_RETRY_POLICY, defaultShouldRetry } from "./retry.js";
 export { DEFAULT_TIMEOUTS, createDefaultDispatcher } from "./transport.js";
 export { DEFAULT_USER_AGENT, VERSION } from "./version.js";
 export type {
+  BatchExportOptions,
   BatchExportResult,
   ClientEvent,
   CphClient,

@@ -1,3 +1,5 @@
+import type { RequestTarget } from "./transport.js";
+
 /** How a caller controls one logical request and its retries. */
 export interface SendControl {
   /** Aborts everything, the request in flight included. */
@@ -6,6 +8,10 @@ export interface SendControl {
   stopSignal?: AbortSignal | undefined;
   /** False for the IAM token request itself. */
   authenticate?: boolean;
+  /** Extra headers, already checked by `extraHeaders`; added before credentials, so signed with AK/SK. */
+  headers?: Readonly<Record<string, string>> | undefined;
+  /** The request's URL already split (reused for a URL that never changes); split per request otherwise. */
+  target?: RequestTarget | undefined;
 }
 
 /**

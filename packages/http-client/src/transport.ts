@@ -129,10 +129,34 @@ export function safeUrl(url: string): string {
   }
 }
 
+/** A URL split once into what undici dispatches (`origin`, `path`) and what events show (`shown`). */
+export interface RequestTarget {
+  origin: string;
+  /** Path and query, as undici would take them from the URL. */
+  path: string;
+  /** Origin and path without the query: `safeUrl`. */
+  shown: string;
+}
+
+/** Splits an http(s) URL as undici's `request(url)` would; undefined for anything else. */
+export function requestTarget(url: string): RequestTarget | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return undefined;
+  const { origin, pathname, search } = parsed;
+  return { origin, path: search ? `${pathname}${search}` : pathname, shown: `${origin}${pathname}` };
+}
+
 export interface SendOptions {
   dispatcher: Dispatcher;
   timeouts: ResolvedTimeouts;
   signal?: AbortSignal | undefined;
+  /** `request.url` already split; split here when absent. */
+  target?: RequestTarget | undefined;
 }
 
 function isAbort(error: unknown, signal: AbortSignal | undefined): boolean {
@@ -148,8 +172,7 @@ function isAbort(error: unknown, signal: AbortSignal | undefined): boolean {
 export async function sendRequest(request: HttpRequest, options: SendOptions): Promise<HttpResponseData> {
   let headersReceived = false;
   try {
-    const response = await undiciRequest(request.url, {
-      dispatcher: options.dispatcher,
+    const common = {
       method: request.method,
       headers: request.headers,
       body:
@@ -159,7 +182,14 @@ export async function sendRequest(request: HttpRequest, options: SendOptions): P
       signal: options.signal,
       headersTimeout: options.timeouts.headersMs,
       bodyTimeout: options.timeouts.bodyMs,
-    });
+    };
+    const target = options.target ?? requestTarget(request.url);
+    // Dispatched by origin and path, so that undici does not parse the URL again; a URL that does
+    // not split goes through undici's own parsing, which reports it as before.
+    const response =
+      target === undefined
+        ? await undiciRequest(request.url, { dispatcher: options.dispatcher, ...common })
+        : await options.dispatcher.request({ origin: target.origin, path: target.path, ...common });
     headersReceived = true;
     const bodyText = await response.body.text();
     return { status: response.statusCode, headers: response.headers, bodyText };

@@ -83,6 +83,27 @@ export interface CphClientOptions {
 
 export interface RequestOptions {
   signal?: AbortSignal | undefined;
+  /**
+   * Extra headers for every CPH request of this call (each retry included; not the IAM token
+   * request), e.g. `{ "X-Request-Id": id }` to trace a call through a proxy. With AK/SK they are
+   * signed like the others. They can never replace what the client sets itself: a name such as
+   * `Authorization`, `X-Auth-Token`, `X-Sdk-Date`, `X-Project-Id`, `Host`, `Content-Type` or
+   * `User-Agent` (any letter case), a name that is not an HTTP token, or a value with a control
+   * character is refused with a `CphValidationError` before anything is sent.
+   */
+  headers?: Readonly<Record<string, string>> | undefined;
+}
+
+/** Options of one `batchExport` call. */
+export interface BatchExportOptions extends RequestOptions {
+  /**
+   * `true` when the caller has already validated these storage infos with core's
+   * `validateBatchExportRequest`, under rules at least as strict as this client's `validation`
+   * (a gateway that checked its callers' requests, say): the client then does not check them again.
+   * It trusts the caller: infos that break the rules are sent as they are, for the service to refuse.
+   * Default false: the client validates and throws `CphValidationError` without sending.
+   */
+  validated?: boolean | undefined;
 }
 
 /** What one batch-storage call gave: the raw answer plus one result per phone sent. */
@@ -181,7 +202,7 @@ export interface CphClient {
   /** Obtains a token now for password credentials (no-op otherwise); for readiness checks. */
   authenticate(options?: RequestOptions): Promise<void>;
   /** One batch-storage call. Throws `CphError` for HTTP errors and transport failures. */
-  batchExport(storageInfos: readonly StorageInfo[], options?: RequestOptions): Promise<BatchExportResult>;
+  batchExport(storageInfos: readonly StorageInfo[], options?: BatchExportOptions): Promise<BatchExportResult>;
   getJob(jobId: string, options?: RequestOptions): Promise<ShowJobResponse>;
   listJobs(
     query: { requestIds: readonly string[]; offset?: number; limit?: number },
