@@ -96,12 +96,13 @@ const THROTTLE_CODES = new Set(["APIGW.0308", "APIG.0308"]);
 
 /**
  * True only where the answer proves the request was not processed: throttling, the gateway
- * reporting its backend unavailable, or CPS's documented "internal error, retry later".
+ * reporting its backend unavailable, or CPS's documented "internal error, retry later" (a 400;
+ * the same code on a 5xx proves nothing, since the failure may have come after the work).
  */
 export function isRetryableApiError(status: number, errorCode: string): boolean {
   if (status === 429 || THROTTLE_CODES.has(errorCode)) return true;
   if (errorCode === "APIGW.0201" && (status === 502 || status === 503)) return true;
-  return errorCode === "CPS.0003";
+  return errorCode === "CPS.0003" && status < 500;
 }
 
 function apiErrorMessage(init: CphApiErrorInit): string {

@@ -249,6 +249,14 @@ describe("toCphError", () => {
       true,
     ],
     [
+      "500 CPS.0003, which does not prove the work was not done",
+      500,
+      '{"error_code":"CPS.0003","error_msg":"internal"}',
+      CphApiError,
+      "ERR_CPH_API",
+      false,
+    ],
+    [
       "502 APIGW.0201 backend unavailable",
       502,
       '{"error_code":"APIGW.0201","error_msg":"backend unavailable"}',

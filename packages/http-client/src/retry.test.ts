@@ -39,6 +39,8 @@ describe("the safe retry policy", () => {
     [api(503, "APIGW.0201"), "POST", true],
     [api(504, "APIGW.0201"), "POST", false],
     [api(500, "CPS.9999"), "POST", false],
+    [api(400, "CPS.0003"), "POST", true],
+    [api(500, "CPS.0003"), "POST", false],
     [api(500, "CPS.9999"), "GET", true],
     [api(400, "CPS.0004"), "GET", false],
     [new CphAuthError({ status: 401, errorCode: "APIGW.0301", errorMessage: "x" }), "GET", false],
@@ -67,6 +69,7 @@ describe("the safe retry policy", () => {
     ).toBe(false);
     expect(mayRetryAtAll(new CphNetworkError("x", { phase: "send" }), "GET")).toBe(true);
     expect(mayRetryAtAll(api(500, "CPS.9999"), "POST")).toBe(false);
+    expect(mayRetryAtAll(api(500, "CPS.0003"), "POST")).toBe(false);
     expect(mayRetryAtAll(api(504, "APIGW.0201"), "POST")).toBe(false);
     expect(mayRetryAtAll(api(503, "APIGW.0201"), "POST")).toBe(true);
     expect(mayRetryAtAll(api(409, "CPS.0010"), "POST")).toBe(true);
