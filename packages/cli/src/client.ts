@@ -30,7 +30,12 @@ export function userAgent(): string {
 export async function openClient(
   config: ResolvedConfig,
   context: Context,
-  options: { retries?: number | undefined; factory?: ClientFactory | undefined },
+  options: {
+    retries?: number | undefined;
+    factory?: ClientFactory | undefined;
+    /** `--batch-size`: the client must let a request carry that many phones (CPH's limit is undocumented). */
+    phonesPerRequest?: number | undefined;
+  },
 ): Promise<CphClient> {
   if (!config.projectId || !config.credentials)
     throw new CliError("internal: openClient without a target", EXIT.usage);
@@ -43,6 +48,8 @@ export async function openClient(
     onEvent: context.debug ? (event) => context.err.write(`debug: ${describeEvent(event)}\n`) : undefined,
   };
   if (options.retries !== undefined) clientOptions.retry = { maxAttempts: options.retries + 1 };
+  if (options.phonesPerRequest !== undefined)
+    clientOptions.validation = { maxPhonesPerRequest: options.phonesPerRequest };
   return (options.factory ?? defaultFactory)(clientOptions);
 }
 

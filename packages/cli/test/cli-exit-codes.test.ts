@@ -21,6 +21,8 @@ beforeAll(async () => {
   emulator = await startEmulator({
     jobDurationMs: 200,
     phones: { missing: ["ex1-missing"], failing: { "ex1-failing": "CPS.0010" } },
+    // CPH documents no per-request limit; this emulator takes what --batch-size sends.
+    maxPhonesPerRequest: 1000,
   });
   work = await tempDir();
 });
@@ -247,6 +249,19 @@ describe("cph-export against the emulator (process level)", () => {
     } finally {
       await emulator.setFaults({});
     }
+  });
+
+  it("--batch-size above the default 100 is sent as asked: 150 phones in one request", async () => {
+    const ids = Array.from({ length: 150 }, (_, index) => `big-${index}`);
+    const result = await runCli(
+      ["export", "--input", await input("big.ndjson", ndjson(ids)), ...FLAGS, "--batch-size", "150"],
+      { env: emulatorEnv(emulator) },
+    );
+    expect(result.stderr).toContain("150 phones");
+    expect(result.code).toBe(0);
+    const ledger = await ledgerOf(emulator, "big-");
+    expect(ledger.map((entry) => entry.phone_id).sort()).toEqual([...ids].sort());
+    expect(new Set(ledger.map((entry) => entry.request_id)).size).toBe(1);
   });
 
   it("jobs list and jobs wait follow jobs started by an earlier export", async () => {

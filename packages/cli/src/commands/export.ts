@@ -275,6 +275,7 @@ async function send(
   const client = await openClient(config, context, {
     retries: options.retries,
     factory: dependencies.createClient,
+    phonesPerRequest: options.batchSize,
   });
   const meta: Meta[] = [];
   const tally: Tally = {
