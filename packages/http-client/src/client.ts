@@ -177,7 +177,8 @@ class Client implements CphClient {
     if (this.#closed) throw new CphError("ERR_CPH_NETWORK", "the client is closed; create a new one");
     const { signal, stopSignal } = control;
     // Before credentials: AK/SK signs them, and the client's own headers are set over them.
-    if (control.headers) request = { ...request, headers: { ...request.headers, ...control.headers } };
+    if (control.headers)
+      request = { ...request, headers: Object.assign({}, request.headers, control.headers) };
     const target = control.target ?? requestTarget(request.url);
     const shownUrl = target?.shown ?? "(invalid URL)";
     const shouldRetry = this.#retry.shouldRetry ?? defaultShouldRetry;
@@ -204,7 +205,10 @@ class Client implements CphClient {
           token = applied.token;
         }
         // Added after signing: the signature covers only the headers the official SDKs sign.
-        outgoing = { ...outgoing, headers: { ...outgoing.headers, "User-Agent": this.#userAgent } };
+        // (Object.assign: `{ ...headers, "User-Agent": ... }` costs V8 about ten times as much.)
+        const headers = Object.assign({}, outgoing.headers);
+        headers["User-Agent"] = this.#userAgent;
+        outgoing = { ...outgoing, headers };
         this.#emit(() => ({ type: "request", method: request.method, url: shownUrl, attempt }));
         const response = await sendRequest(outgoing, {
           dispatcher: this.#dispatcher,

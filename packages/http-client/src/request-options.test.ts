@@ -1,6 +1,7 @@
 // Per-call request options: extra headers (X-Request-Id through a proxy) and `validated`.
 import { CphValidationError, type StorageInfo, verifySignature } from "@cph-export/core";
-import { describe, expect, it } from "vitest";
+import { Agent, EnvHttpProxyAgent } from "undici";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { extraHeaders } from "./request-headers.js";
 import {
   AKSK_CREDENTIALS,
@@ -18,7 +19,7 @@ import {
   type SeenRequest,
   storageInfo,
 } from "./test-support/mock-cph.js";
-import { requestTarget } from "./transport.js";
+import { createDefaultDispatcher, DEFAULT_TIMEOUTS, requestTarget } from "./transport.js";
 
 const TRACE = { "X-Request-Id": "trace-0001.a" };
 const JOB = { job_id: "job-1", phone_id: phone(1), status: 2 };
@@ -284,5 +285,27 @@ describe("request targets", () => {
     expect(requests.map((request) => `${request.origin}${request.path}`)).toEqual(
       Array(3).fill(`${CPH_ORIGIN}${BATCH_PATH}`),
     );
+  });
+});
+
+describe("default dispatcher", () => {
+  const names = ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"];
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it("is a plain Agent without proxy variables, and an EnvHttpProxyAgent with any of them", async () => {
+    for (const name of names) vi.stubEnv(name, "");
+    const direct = createDefaultDispatcher(DEFAULT_TIMEOUTS);
+    expect(direct).toBeInstanceOf(Agent);
+    expect(direct).not.toBeInstanceOf(EnvHttpProxyAgent);
+    await direct.close();
+    for (const name of names) {
+      vi.stubEnv(name, "http://127.0.0.1:9");
+      const proxied = createDefaultDispatcher(DEFAULT_TIMEOUTS);
+      expect([name, proxied instanceof EnvHttpProxyAgent]).toEqual([name, true]);
+      await proxied.close();
+      vi.stubEnv(name, "");
+    }
   });
 });

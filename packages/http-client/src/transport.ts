@@ -4,7 +4,7 @@ import {
   type HttpResponseData,
   type NetworkPhase,
 } from "@cph-export/core";
-import { type Dispatcher, EnvHttpProxyAgent, request as undiciRequest } from "undici";
+import { Agent, type Dispatcher, EnvHttpProxyAgent, request as undiciRequest } from "undici";
 
 /** Timeouts with every phase filled in. */
 export interface ResolvedTimeouts {
@@ -19,14 +19,23 @@ export const DEFAULT_TIMEOUTS: ResolvedTimeouts = { connectMs: 10_000, headersMs
 /** Below Node's default 5 s server keep-alive, so the client never reuses a socket the server is closing. */
 const KEEP_ALIVE_MS = 4_000;
 
-/** The default pooled dispatcher: keep-alive, per-phase timeouts, and HTTP(S)_PROXY / NO_PROXY. */
+const PROXY_VARIABLES = ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"];
+
+/**
+ * The default pooled dispatcher: keep-alive, per-phase timeouts, and HTTP(S)_PROXY / NO_PROXY.
+ * An `EnvHttpProxyAgent` reads the proxy variables once, when made: without any, it sends every
+ * request directly, after parsing its origin and checking NO_PROXY; a plain `Agent` does the same
+ * without that work.
+ */
 export function createDefaultDispatcher(timeouts: ResolvedTimeouts): Dispatcher {
-  return new EnvHttpProxyAgent({
+  const options = {
     keepAliveTimeout: KEEP_ALIVE_MS,
     connect: { timeout: timeouts.connectMs },
     headersTimeout: timeouts.headersMs,
     bodyTimeout: timeouts.bodyMs,
-  });
+  };
+  const proxied = PROXY_VARIABLES.some((name) => Boolean(process.env[name]));
+  return proxied ? new EnvHttpProxyAgent(options) : new Agent(options);
 }
 
 // Failures that prove the request never left: no connection was ever established.

@@ -66,7 +66,7 @@ export interface CphClientOptions {
   endpoint?: string | undefined;
   projectId: string;
   credentials: Credentials;
-  /** An undici dispatcher (e.g. MockAgent); default an EnvHttpProxyAgent with keep-alive. */
+  /** An undici dispatcher (e.g. MockAgent); default an EnvHttpProxyAgent with keep-alive (a plain Agent when no proxy variable is set). */
   dispatcher?: Dispatcher | undefined;
   retry?: Partial<RetryPolicy> | undefined;
   timeouts?: Timeouts | undefined;
