@@ -109,12 +109,14 @@ describe("credentials refused in the middle of a run", () => {
     );
     expect(run.code).toBe(3);
     expect(run.stderr).toMatch(/authentication failed: APIGW\.0303/);
-    expect(run.stderr).toContain("3 of 9 phones have no result");
+    expect(run.stderr).toContain("3 of 9 phones were not sent (state rejected, not_sent)");
     expect(run.stderr).not.toMatch(/at .+\.js:\d+/);
     const rows = JSON.parse(run.stdout) as Array<{ phone_id: string; state: string; error_code?: string }>;
     expect(rows.map((row) => [row.phone_id, row.state, row.error_code ?? null])).toEqual([
       ...phones.slice(0, 3).map((phone) => [phone, "accepted", null]),
       ...phones.slice(3, 6).map((phone) => [phone, "rejected", "APIGW.0303"]),
+      // Never sent, still reported: every phone of a run ends in a state.
+      ...phones.slice(6).map((phone) => [phone, "rejected", "not_sent"]),
     ]);
     // Only the first batch reached CPH, and no phone after the refusal was sent.
     expect(accepted).toHaveLength(1);

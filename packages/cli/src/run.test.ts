@@ -299,9 +299,14 @@ describe("run: export", () => {
         { createClient },
       ),
     ).toBe(130);
-    expect(JSON.parse(io.stdoutText())).toHaveLength(2);
+    // The phone never sent is reported too: every phone of a run ends in a state.
+    const rows = JSON.parse(io.stdoutText()) as Array<{ state: string; error_code?: string }>;
+    expect(rows).toHaveLength(3);
+    expect(rows.filter((row) => row.error_code === "not_sent")).toEqual([
+      expect.objectContaining({ state: "rejected", error_code: "not_sent" }),
+    ]);
     expect(io.stderrText()).toMatch(
-      /interrupted: 2 of 3 phones have a result; the journal .* is saved: rerun the same command to resume/,
+      /interrupted: 1 of 3 phones were not sent \(state rejected, not_sent\); the journal .* is saved: rerun the same command to resume/,
     );
   });
 

@@ -77,7 +77,7 @@ describe("interrupting and resuming (process level)", () => {
       },
     });
     expect(first.code).toBe(130);
-    expect(first.stderr).toMatch(/interrupted: 12 of 12 phones have a result; the journal .* is saved/);
+    expect(first.stderr).toMatch(/interrupted: all 12 phones have a result; the journal .* is saved/);
     expect((JSON.parse(first.stdout) as Array<{ state: string }>).map((row) => row.state)).toEqual(
       phones.map(() => "accepted"),
     );

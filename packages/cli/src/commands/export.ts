@@ -324,6 +324,7 @@ async function send(
   progress.update(snapshot());
 
   let thrown: unknown;
+  const reported = new Set<string>();
   try {
     const results = client.exportMany(storageInfos(source, defaults, meta, io.signal), {
       batchSize: options.batchSize,
@@ -338,6 +339,7 @@ async function send(
       },
     });
     for await (const result of results) {
+      reported.add(result.phoneId);
       const row = toRow(result, meta);
       count(tally, result);
       if (
@@ -355,9 +357,19 @@ async function send(
     progress.finish();
     await client.close().catch(() => {});
   }
+  const interrupted = io.signal?.aborted === true || (thrown !== undefined && isAbortError(thrown));
+  let unsent = 0;
+  if (thrown !== undefined || interrupted) {
+    const reason = interrupted
+      ? "not sent: the run was interrupted first; rerun to send it"
+      : "not sent: the run stopped at the error above first; rerun to send it";
+    unsent = await reportUnsent(source, defaults, reported, reason, async (row) => {
+      count(tally, { phoneId: row.phone_id, state: "rejected", errorCode: row.error_code });
+      await writer.add(row);
+    });
+  }
   await writer.end();
 
-  const interrupted = io.signal?.aborted === true || (thrown !== undefined && isAbortError(thrown));
   const elapsed = context.now().getTime() - defaults.date.getTime();
   summarize(
     context,
@@ -370,19 +382,59 @@ async function send(
     thrown !== undefined,
     format === "table",
   );
+  if (writer.count < total) context.err.write(`${total - writer.count} of ${total} phones have no result.\n`);
   if (interrupted) {
     const resume = options.journal
       ? `the journal ${options.journal} is saved: rerun the same command to resume without exporting any phone twice`
       : "rerun with --journal FILE next time to be able to resume";
-    context.err.write(`interrupted: ${writer.count} of ${total} phones have a result; ${resume}.\n`);
+    const sent =
+      unsent > 0
+        ? `${unsent} of ${total} phones were not sent (state rejected, not_sent)`
+        : `all ${total} phones have a result`;
+    context.err.write(`interrupted: ${sent}; ${resume}.\n`);
     return EXIT.interrupted;
   }
   if (thrown !== undefined) {
-    if (writer.count < total)
-      context.err.write(`${total - writer.count} of ${total} phones have no result.\n`);
+    if (unsent > 0)
+      context.err.write(`${unsent} of ${total} phones were not sent (state rejected, not_sent).\n`);
     throw thrown;
   }
   return exitFor(tally);
+}
+
+/**
+ * After a run stopped early, reads the input again and reports every phone that got no result as
+ * `rejected` with `not_sent`, so that each phone of a run ends in a reported state. Such phones
+ * are not in the journal, so a rerun sends them.
+ */
+async function reportUnsent(
+  source: PhoneSource,
+  defaults: RowDefaults,
+  reported: ReadonlySet<string>,
+  reason: string,
+  report: (row: PhoneRow) => Promise<void>,
+): Promise<number> {
+  const preparer = new RowPreparer(defaults);
+  let unsent = 0;
+  try {
+    for await (const record of source.records(undefined)) {
+      const row = preparer.prepare(record);
+      if (row.index < 0 || !row.info || reported.has(row.info.phone_id)) continue;
+      unsent++;
+      await report({
+        phone_id: row.info.phone_id,
+        state: "rejected",
+        error_code: "not_sent",
+        error_msg: reason,
+        bucket_name: row.info.bucket_name,
+        object_path: row.info.object_path,
+        line: row.line,
+      });
+    }
+  } catch {
+    // The input changed or vanished since the first pass: the phones left are said to have no result.
+  }
+  return unsent;
 }
 
 function waitOptions(options: ExportOptions): { timeoutMs?: number; intervalMs?: number } {
