@@ -1,10 +1,15 @@
 import { CphApiError, CphNetworkError, signRequest, utf8Bytes } from "@cph-export/core";
+import { Hono } from "hono";
+import { secureHeaders } from "hono/secure-headers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { SECURE_HEADERS } from "./app.js";
+import { DOCS_ROUTES } from "./docs/register-docs-page.js";
 import {
   exportBody,
   PROJECT,
   SECRETS,
   storageInfo,
+  TEAM_A_KEY,
   TEAM_A_ROTATED_KEY,
   TEAM_B_AK,
   TEAM_B_SK,
@@ -358,6 +363,107 @@ describe("validation", () => {
       headers: { "X-Request-Id": "bad id\u00e9<script>" },
     });
     expect(replaced.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe("secure headers", () => {
+  it("are exactly hono's secureHeaders() defaults", async () => {
+    const reference = new Hono();
+    reference.use(secureHeaders());
+    reference.get("/", (c) => c.body(null, 204));
+    const answer = await reference.request("/");
+    const expected = Object.fromEntries(
+      Object.entries(SECURE_HEADERS).map(([name, value]) => [name.toLowerCase(), value]),
+    );
+    expect(Object.fromEntries(answer.headers)).toEqual(expected);
+  });
+
+  it("and the request id are on every kind of answer, the route's own headers kept", async () => {
+    const harness = testApp();
+    const trace = { "X-Request-Id": "trace-secure-1" };
+    const answers = {
+      exported: await post(harness, exportBody(1), trace),
+      invalid: await post(harness, "{", trace),
+      refused: await harness.app.request(EXPORT_PATH, { method: "POST", headers: trace, body: "{}" }),
+      missing: await harness.app.request("/nothing", { headers: trace }),
+      health: await harness.app.request("/healthz", { headers: trace }),
+      docs: await harness.app.request(DOCS_ROUTES.page, { headers: trace }),
+    };
+    for (const [kind, answer] of Object.entries(answers)) {
+      for (const [name, value] of Object.entries(SECURE_HEADERS)) {
+        expect([kind, name, answer.headers.get(name)]).toEqual([kind, name, value]);
+      }
+      expect([kind, answer.headers.get("x-request-id")]).toEqual([kind, "trace-secure-1"]);
+    }
+    expect(answers.exported.headers.get("content-type")).toBe("application/json; charset=UTF-8");
+    expect(answers.refused.status).toBe(401);
+    expect(answers.refused.headers.get("www-authenticate")).toBe('Bearer realm="cph-gateway"');
+    expect(answers.docs.headers.get("content-security-policy")).toContain("default-src");
+  });
+});
+
+describe("request ids upstream", () => {
+  it("sends the caller's X-Request-Id upstream with every route, and validated storage infos as such", async () => {
+    const harness = testApp();
+    const trace = { "X-Request-Id": "trace-77.up" };
+    expect((await post(harness, exportBody(2), trace)).status).toBe(200);
+    const job = await harness.app.request(`/v1/${PROJECT}/cloud-phone/jobs/job-1`, {
+      headers: { ...harness.bearer(), ...trace },
+    });
+    expect(job.status).toBe(200);
+    const list = await harness.app.request(`/v1/${PROJECT}/cloud-phone/jobs?request_ids=r1`, {
+      headers: { ...harness.bearer(), ...trace },
+    });
+    expect(list.status).toBe(200);
+    expect(harness.upstream.calls.map((call) => [call.operation, call.options?.headers])).toEqual([
+      ["batchExport", trace],
+      ["getJob", trace],
+      ["listJobs", trace],
+    ]);
+    expect(harness.upstream.calls[0]?.options?.validated).toBe(true);
+    expect(harness.upstream.calls[0]?.options?.signal).toBeInstanceOf(AbortSignal);
+  });
+
+  it("reads the headers Node parsed when @hono/node-server passes them, repeated ones joined", async () => {
+    const harness = testApp();
+    const path = `/v1/${PROJECT}/cloud-phone/jobs/job-1`;
+    const incoming = (rawHeaders: string[]) => ({ incoming: { url: path, rawHeaders } });
+    // Only the raw headers carry credentials and the id: the web Request has none.
+    const read = await harness.app.request(
+      path,
+      {},
+      incoming(["authorization", `Bearer ${TEAM_A_KEY}`, "X-REQUEST-ID", "raw-id-1"]),
+    );
+    expect(read.status).toBe(200);
+    expect(read.headers.get("x-request-id")).toBe("raw-id-1");
+    expect(harness.upstream.calls[0]?.options?.headers).toEqual({ "X-Request-Id": "raw-id-1" });
+    const twice = await harness.app.request(
+      path,
+      {},
+      incoming([
+        "Authorization",
+        `Bearer ${TEAM_A_KEY}`,
+        "authorization",
+        "Bearer other",
+        "x-request-id",
+        "a",
+      ]),
+    );
+    expect(twice.status).toBe(401);
+    expect((await json(twice))["error_code"]).toBe("CPHGW.4011");
+    const none = await harness.app.request(path, {}, incoming(["X-Request-Id", "raw-id-2"]));
+    expect(none.status).toBe(401);
+    expect(none.headers.get("x-request-id")).toBe("raw-id-2");
+    expect(harness.upstream.calls).toHaveLength(1);
+  });
+
+  it("sends the id it made when the caller sent none or an unusable one", async () => {
+    const harness = testApp();
+    const made = await post(harness, exportBody(1));
+    const replaced = await post(harness, exportBody(1), { "X-Request-Id": "bad id<script>" });
+    const sent = harness.upstream.calls.map((call) => call.options?.headers?.["X-Request-Id"]);
+    expect(sent).toEqual([made.headers.get("x-request-id"), replaced.headers.get("x-request-id")]);
+    expect(sent.every((id) => /^[0-9a-f-]{36}$/.test(id ?? ""))).toBe(true);
   });
 });
 

@@ -63,8 +63,12 @@ export function readBody(
   incoming: IncomingMessage | undefined,
   limit: number,
 ): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit)
+  // Node's parsed headers when there are: `request.headers` builds a Headers object of them all.
+  const declared =
+    incoming?.headers === undefined
+      ? request.headers.get("content-length")
+      : incoming.headers["content-length"];
+  if (typeof declared === "string" && /^\d+$/.test(declared) && Number(declared) > limit)
     return Promise.reject(tooLarge(limit));
   if (incoming !== undefined && typeof incoming.on === "function" && !incoming.readableEnded) {
     return fromNodeStream(incoming, limit);

@@ -1,6 +1,6 @@
 // Shared by the in-process tests: a config with two callers, a scripted upstream and a log sink.
 import type { BatchExportResponse, StorageInfo } from "@cph-export/core";
-import type { BatchExportResult } from "@cph-export/http-client";
+import type { BatchExportOptions, BatchExportResult, RequestOptions } from "@cph-export/http-client";
 import { createApp, type Lifecycle, type Upstream } from "../app.js";
 import { hashApiKey } from "../auth.js";
 import { type GatewayConfigInput, parseGatewayConfig } from "../config.js";
@@ -68,9 +68,12 @@ export function exportBody(count: number, overrides: Partial<StorageInfo> = {}):
 
 type Operation = "authenticate" | "batchExport" | "getJob" | "listJobs";
 
+/** The per-call options the gateway passes to the http-client. */
+type CallOptions = BatchExportOptions;
+
 /** An upstream whose answers a test scripts; records every call. */
 export class FakeUpstream implements Upstream {
-  readonly calls: Array<{ operation: Operation; argument: unknown }> = [];
+  readonly calls: Array<{ operation: Operation; argument: unknown; options: CallOptions | undefined }> = [];
   /** Replaces the default answer of an operation; receives the argument and the abort signal. */
   script: Partial<
     Record<Operation, (argument: unknown, signal: AbortSignal | undefined) => Promise<unknown>>
@@ -79,23 +82,23 @@ export class FakeUpstream implements Upstream {
   async #run<T>(
     operation: Operation,
     argument: unknown,
-    signal: AbortSignal | undefined,
+    options: CallOptions | undefined,
     fallback: () => T,
   ): Promise<T> {
-    this.calls.push({ operation, argument });
+    this.calls.push({ operation, argument, options });
     const scripted = this.script[operation];
-    return scripted ? ((await scripted(argument, signal)) as T) : fallback();
+    return scripted ? ((await scripted(argument, options?.signal)) as T) : fallback();
   }
 
-  authenticate(options?: { signal?: AbortSignal | undefined }): Promise<void> {
-    return this.#run("authenticate", undefined, options?.signal, () => undefined);
+  authenticate(options?: RequestOptions): Promise<void> {
+    return this.#run("authenticate", undefined, options, () => undefined);
   }
 
   batchExport(
     storageInfos: readonly StorageInfo[],
-    options?: { signal?: AbortSignal | undefined },
+    options?: BatchExportOptions,
   ): Promise<BatchExportResult> {
-    return this.#run("batchExport", storageInfos, options?.signal, () => {
+    return this.#run("batchExport", storageInfos, options, () => {
       const response: BatchExportResponse = {
         request_id: `upstream-${this.calls.length}`,
         jobs: storageInfos.map((info, index) => ({
@@ -107,8 +110,8 @@ export class FakeUpstream implements Upstream {
     });
   }
 
-  getJob(jobId: string, options?: { signal?: AbortSignal | undefined }) {
-    return this.#run("getJob", jobId, options?.signal, () => ({
+  getJob(jobId: string, options?: RequestOptions) {
+    return this.#run("getJob", jobId, options, () => ({
       request_id: "upstream-job",
       job_id: jobId,
       phone_id: "phone0000",
@@ -118,9 +121,9 @@ export class FakeUpstream implements Upstream {
 
   listJobs(
     query: { requestIds: readonly string[]; offset?: number; limit?: number },
-    options?: { signal?: AbortSignal | undefined },
+    options?: RequestOptions,
   ) {
-    return this.#run("listJobs", query, options?.signal, () => ({
+    return this.#run("listJobs", query, options, () => ({
       request_id: "upstream-list",
       jobs: query.requestIds.map((id) => ({ job_id: `job-of-${id}`, request_id: id, status: 1 })),
     }));
