@@ -96,6 +96,7 @@ class Client implements CphClient {
   readonly #timeouts: ResolvedTimeouts;
   readonly #userAgent: string;
   readonly #onEvent: ((event: ClientEvent) => void) | undefined;
+  readonly #eventTypes: ReadonlySet<ClientEvent["type"]> | undefined;
   readonly #validation: ValidationOptions;
   /** The batch-storage URL never changes: it is split once, on the first call. */
   #batchTarget: { url: string; target: RequestTarget | undefined } | undefined;
@@ -128,6 +129,7 @@ class Client implements CphClient {
     };
     this.#userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.#onEvent = options.onEvent;
+    this.#eventTypes = options.eventTypes === undefined ? undefined : new Set(options.eventTypes);
     this.#validation = options.validation ?? {};
     const iamEndpoint =
       options.credentials?.type === "password"
@@ -147,6 +149,7 @@ class Client implements CphClient {
   #emit(event: ClientEvent | (() => ClientEvent)): void {
     if (!this.#onEvent) return;
     if (typeof event === "function") event = event();
+    if (this.#eventTypes !== undefined && !this.#eventTypes.has(event.type)) return;
     const secrets = this.#auth.secrets();
     const safe: ClientEvent = { ...event };
     if (safe.url !== undefined) safe.url = redactText(safe.url, secrets);

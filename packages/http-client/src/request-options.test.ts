@@ -20,6 +20,7 @@ import {
   storageInfo,
 } from "./test-support/mock-cph.js";
 import { createDefaultDispatcher, DEFAULT_TIMEOUTS, requestTarget } from "./transport.js";
+import type { ClientEvent } from "./types.js";
 
 const TRACE = { "X-Request-Id": "trace-0001.a" };
 const JOB = { job_id: "job-1", phone_id: phone(1), status: 2 };
@@ -307,5 +308,27 @@ describe("default dispatcher", () => {
       await proxied.close();
       vi.stubEnv(name, "");
     }
+  });
+});
+
+describe("eventTypes", () => {
+  it("passes onEvent only the types asked for, and every type by default", async () => {
+    const run = async (eventTypes?: ClientEvent["type"][]) => {
+      let calls = 0;
+      const { agent } = mockCph(() =>
+        ++calls < 2 ? cphError(503, "CPS.0503", "busy") : { status: 200, body: JOB },
+      );
+      const events: ClientEvent[] = [];
+      const client = mockClient(agent, {
+        onEvent: (event) => events.push(event),
+        ...(eventTypes ? { eventTypes } : {}),
+      });
+      await client.getJob("job-1");
+      return events.map((event) => event.type);
+    };
+    expect(await run()).toEqual(["request", "response", "retry", "request", "response"]);
+    expect(await run(["retry", "token"])).toEqual(["retry"]);
+    expect(await run(["response"])).toEqual(["response", "response"]);
+    expect(await run([])).toEqual([]);
   });
 });

@@ -75,6 +75,11 @@ export interface CphClientOptions {
   /** Receives redacted events (never a secret). */
   onEvent?: ((event: ClientEvent) => void) | undefined;
   /**
+   * The event types `onEvent` receives; default all. A listener that only wants a few (a proxy
+   * logging `retry` and `token`) saves the work of the others, two of which come with every request.
+   */
+  eventTypes?: readonly ClientEvent["type"][] | undefined;
+  /**
    * Validation rules applied before sending (`maxPhonesPerRequest`, default 100; `allowedRoots`;
    * `maxBodyBytes`); the same options as core's validators.
    */
