@@ -59,6 +59,8 @@ function upstreamClient(
     // The gateway's own deadline (an AbortSignal) ends every call first; these only bound the parts.
     timeouts: { connectMs: Math.min(timeout, 10_000), headersMs: timeout + 1000, bodyMs: timeout + 1000 },
     userAgent: `cph-gateway/${GATEWAY_VERSION}`,
+    // Only these are logged: the request and response events of every call are not even built.
+    eventTypes: ["token", "retry"],
     onEvent: (event) => {
       if (event.type === "token" || event.type === "retry") {
         logger.info(`upstream ${event.type}`, {
