@@ -6,8 +6,6 @@ import {
   StorageInfoBatcher,
   type StorageInfo,
   utf8Text,
-  validateBucketName,
-  validateDevicePath,
   buildBatchExportRequest,
 } from "@cph-export/core";
 import type { ExportProgress, PhoneResult } from "@cph-export/http-client";
@@ -16,6 +14,7 @@ import { colorEnabled, type ResolvedConfig, requireTarget, resolveConfig } from 
 import { formatDuration } from "../duration.js";
 import { CliError, isAbortError, isAuthErrorCode, usageError } from "../errors.js";
 import { EXIT, worstExit } from "../exit-codes.js";
+import { checkFlagValues } from "../flag-values.js";
 import { type Context, terminalWidth } from "../io.js";
 import { type ExportOptions, exportOptionsSchema, type OutputFormat, parseOptions } from "../options.js";
 import { type ProgressSnapshot, ProgressDisplay } from "../output/progress.js";
@@ -114,22 +113,6 @@ function checkCombinations(options: ExportOptions): void {
     throw usageError(
       "export: --retry-unknown needs --journal FILE: only the journal knows which phones were left unknown.",
     );
-  }
-}
-
-function checkFlagValues(options: ExportOptions): void {
-  if (options.bucket !== undefined) {
-    const issue = validateBucketName(options.bucket)[0];
-    if (issue) throw usageError(`--bucket: ${issue.message}.`);
-  }
-  for (const [flag, paths] of [
-    ["--include", options.include],
-    ["--exclude", options.exclude],
-  ] as const) {
-    for (const path of paths) {
-      const issue = validateDevicePath(path)[0];
-      if (issue) throw usageError(`${flag}: ${issue.message}.`);
-    }
   }
 }
 

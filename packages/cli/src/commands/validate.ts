@@ -1,5 +1,4 @@
-import { validateBucketName, validateDevicePath } from "@cph-export/core";
-import { usageError } from "../errors.js";
+import { checkFlagValues } from "../flag-values.js";
 import { EXIT } from "../exit-codes.js";
 import type { Context } from "../io.js";
 import { parseOptions, validateOptionsSchema } from "../options.js";
@@ -13,19 +12,7 @@ import { parseObjectPathTemplate } from "../template.js";
 export async function validateCommand(raw: unknown, context: Context): Promise<number> {
   const options = parseOptions(validateOptionsSchema, raw, "validate");
   const template = options.objectPath !== undefined ? parseObjectPathTemplate(options.objectPath) : undefined;
-  if (options.bucket !== undefined) {
-    const issue = validateBucketName(options.bucket)[0];
-    if (issue) throw usageError(`--bucket: ${issue.message}.`);
-  }
-  for (const [flag, paths] of [
-    ["--include", options.include],
-    ["--exclude", options.exclude],
-  ] as const) {
-    for (const path of paths) {
-      const issue = validateDevicePath(path)[0];
-      if (issue) throw usageError(`${flag}: ${issue.message}.`);
-    }
-  }
+  checkFlagValues(options);
   const source = await openPhones(options, context.io);
   let count = 0;
   try {
