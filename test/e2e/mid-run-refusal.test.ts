@@ -109,6 +109,8 @@ describe("credentials refused in the middle of a run", () => {
     );
     expect(run.code).toBe(3);
     expect(run.stderr).toMatch(/authentication failed: APIGW\.0303/);
+    // The caller's own keys were fine: the message says whose credentials CPH refused.
+    expect(run.stderr).toMatch(/gateway's own upstream credentials, not the caller's/);
     expect(run.stderr).toContain("3 of 9 phones were not sent (state rejected, not_sent)");
     expect(run.stderr).not.toMatch(/at .+\.js:\d+/);
     const rows = JSON.parse(run.stdout) as Array<{ phone_id: string; state: string; error_code?: string }>;

@@ -1,4 +1,4 @@
-import { CphApiError, CphNetworkError, signRequest, utf8Bytes } from "@cph-export/core";
+import { CphApiError, CphAuthError, CphNetworkError, signRequest, utf8Bytes } from "@cph-export/core";
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -500,6 +500,31 @@ describe("upstream answers", () => {
     });
     expect(job.status).toBe(400);
     expect((await json(job))["error_code"]).toBe("CPS.0005");
+  });
+
+  it("says plainly when CPH refuses the gateway's own credentials, and does not store that answer", async () => {
+    const harness = testApp();
+    let calls = 0;
+    harness.upstream.script.batchExport = async () => {
+      calls++;
+      throw new CphAuthError({
+        status: 401,
+        errorCode: "APIGW.0303",
+        errorMessage: "X-Sdk-Date expired",
+        requestId: "up-401",
+      });
+    };
+    const first = await post(harness, exportBody(1), { "Idempotency-Key": "auth-1" });
+    expect(first.status).toBe(401);
+    const body = await json(first);
+    expect(body["error_code"]).toBe("APIGW.0303");
+    expect(body["error_msg"]).toMatch(
+      /gateway's own upstream credentials, not the caller's \(X-Sdk-Date expired\)/,
+    );
+    const second = await post(harness, exportBody(1), { "Idempotency-Key": "auth-1" });
+    expect(second.status).toBe(401);
+    expect(second.headers.get("idempotent-replayed")).toBeNull();
+    expect(calls).toBe(2);
   });
 
   it("answers 502 when the upstream cannot be reached and 504 when it misses the deadline", async () => {

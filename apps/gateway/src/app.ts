@@ -3,6 +3,7 @@ import type { IncomingMessage } from "node:http";
 import {
   buildListJobsRequest,
   CphApiError,
+  CphAuthError,
   CphError,
   CphNetworkError,
   CphValidationError,
@@ -322,15 +323,21 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
       const headers: Record<string, string> = { ...JSON_HEADERS };
       if (error.retryAfterMs !== undefined)
         headers["Retry-After"] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
+      // The caller was already authenticated here: an auth refusal upstream is about the gateway's own credentials.
+      const upstreamAuth = error instanceof CphAuthError;
+      const message = upstreamAuth
+        ? `CPH refused the gateway's own upstream credentials, not the caller's (${error.errorMessage || error.errorCode}); ask the gateway's operators to check its upstream keys, token or clock`
+        : error.errorMessage;
       return {
         status: error.status,
         headers,
         body: JSON.stringify({
           error_code: error.errorCode,
-          error_msg: error.errorMessage,
+          error_msg: message,
           request_id: error.requestId ?? requestId,
         }),
-        storable: !error.retryable,
+        // Replaying an auth refusal for a day would outlive the operators' fix.
+        storable: !error.retryable && !upstreamAuth,
         errorCode: error.errorCode,
       };
     }
