@@ -5,7 +5,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { buildBatchExportRequest, buildIamTokenRequest } from "@cph-export/core";
+import { buildBatchExportRequest } from "@cph-export/core";
+import { demoToken } from "./support.mjs";
 import { DEMO_CREDENTIALS, startEmulator } from "@cph-export/emulator";
 
 const REQUESTS = 2000;
@@ -70,20 +71,7 @@ const dataDir = await mkdtemp(join(tmpdir(), "cph-emulator-bench-"));
 const emulator = await startEmulator({ dataDir, config: { jobDurationMs: 3_600_000 } });
 const hello = await startHello();
 try {
-  const tokenRequest = buildIamTokenRequest({
-    iamEndpoint: emulator.url,
-    domainName: DEMO_CREDENTIALS.domainName,
-    userName: DEMO_CREDENTIALS.userName,
-    password: DEMO_CREDENTIALS.password,
-    project: { id: DEMO_CREDENTIALS.projectId },
-  });
-  const tokenResponse = await fetch(tokenRequest.url, {
-    method: "POST",
-    headers: tokenRequest.headers,
-    body: tokenRequest.body,
-  });
-  const token = tokenResponse.headers.get("x-subject-token");
-  if (tokenResponse.status !== 201 || !token) throw new Error(`IAM answered ${tokenResponse.status}`);
+  const token = await demoToken(emulator.url);
 
   let batch = 0;
   const exportRequest = () => {

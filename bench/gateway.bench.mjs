@@ -189,7 +189,7 @@ function median(values) {
 }
 
 async function main() {
-  const { buildIamTokenRequest } = await import("@cph-export/core");
+  const { demoToken } = await import("./support.mjs");
   const { DEMO_CREDENTIALS } = await import("@cph-export/emulator");
   const directory = await mkdtemp(join(tmpdir(), "cph-gateway-bench-"));
   const servers = [];
@@ -213,20 +213,7 @@ async function main() {
     );
     servers.push(emulator);
 
-    const tokenRequest = buildIamTokenRequest({
-      iamEndpoint: emulator.url,
-      domainName: DEMO_CREDENTIALS.domainName,
-      userName: DEMO_CREDENTIALS.userName,
-      password: DEMO_CREDENTIALS.password,
-      project: { id: DEMO_CREDENTIALS.projectId },
-    });
-    const tokenResponse = await fetch(tokenRequest.url, {
-      method: "POST",
-      headers: tokenRequest.headers,
-      body: tokenRequest.body,
-    });
-    const token = tokenResponse.headers.get("x-subject-token");
-    if (!token) throw new Error(`no IAM token from the emulator (HTTP ${tokenResponse.status})`);
+    const token = await demoToken(emulator.url);
 
     const apiKey = "bench-api-key-0123456789";
     const gatewayConfig = join(directory, "gateway.json");
