@@ -1,5 +1,7 @@
 import { inspect } from "node:util";
 import {
+  buildBatchExportRequest,
+  buildShowJobRequest,
   CphApiError,
   CphAuthError,
   CphNetworkError,
@@ -448,6 +450,100 @@ describe("batchExport", () => {
       .catch((e: unknown) => e)) as CphApiError;
     expect(error.requestId).toBe("err-CPS.0004");
     expect(error.errorCode).toBe("CPS.0004");
+  });
+});
+
+describe("send", () => {
+  it("sends a request built by core with the client's credentials and returns the answer untouched", async () => {
+    const raw = '{"request_id":"req-raw","jobs":[{"phone_id":"p1","job_id":"j1","extra":1}]}';
+    const { agent, requests } = mockCph(() => ({
+      status: 200,
+      headers: { "x-request-id": "req-raw" },
+      body: raw,
+    }));
+    const client = mockClient(agent, { credentials: AKSK_CREDENTIALS });
+    const request = buildBatchExportRequest({
+      endpoint: client.endpoint,
+      projectId: client.projectId,
+      storageInfos: [storageInfo(phone(1))],
+    });
+    const answer = await client.send(request, { headers: { "X-Request-Id": "trace-1" } });
+    expect(answer.status).toBe(200);
+    expect(answer.bodyText).toBe(raw);
+    expect(answer.headers["x-request-id"]).toBe("req-raw");
+    const sent = requests[0]!;
+    expect(sent.path).toBe(BATCH_PATH);
+    expect(sent.headers["x-request-id"]).toBe("trace-1");
+    expect(sent.headers["user-agent"]).toBe(DEFAULT_USER_AGENT);
+    expect(Buffer.from(sent.body).equals(Buffer.from(request.body!))).toBe(true);
+    const verdict = await verifySignature({
+      method: sent.method,
+      url: sent.path,
+      headers: sent.headers,
+      body: sent.body,
+      lookup: (accessKey) =>
+        accessKey === "AKTESTEXAMPLE000001" ? { accessKey, secretKey: "sk-very-secret-000001" } : undefined,
+    });
+    expect(verdict).toMatchObject({ ok: true });
+    // The caller's request object is not changed by sending it.
+    expect(request.headers).toEqual({ "Content-Type": "application/json" });
+  });
+
+  it("throws CphApiError for an error answer, and resends a GET but not a POST of unknown outcome", async () => {
+    let calls = 0;
+    const { agent } = mockCph(() => {
+      calls++;
+      return cphError(500, "CPS.9999", "internal error");
+    });
+    const client = mockClient(agent, { retry: { maxAttempts: 3 } });
+    const job = buildShowJobRequest({ endpoint: client.endpoint, projectId: client.projectId, jobId: "j1" });
+    const failed = (await client.send(job).catch((e: unknown) => e)) as CphApiError;
+    expect(failed).toBeInstanceOf(CphApiError);
+    expect(failed.errorCode).toBe("CPS.9999");
+    expect(calls).toBe(3);
+    const post = buildBatchExportRequest({
+      endpoint: client.endpoint,
+      projectId: client.projectId,
+      storageInfos: [storageInfo(phone(1))],
+    });
+    await expect(client.send(post)).rejects.toBeInstanceOf(CphApiError);
+    expect(calls).toBe(4);
+  });
+
+  it("refuses, before sending, a URL off the endpoint, a bad method or body, and headers the client sets", async () => {
+    const { agent, requests } = mockCph((request) => acceptAll(request));
+    const client = mockClient(agent, { credentials: AKSK_CREDENTIALS });
+    const issues = async (request: Parameters<typeof client.send>[0]) => {
+      const error = await client.send(request).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CphValidationError);
+      return (error as CphValidationError).issues.map((issue) => issue.path);
+    };
+    const body = new Uint8Array([123, 125]);
+    // A look-alike host must not get the credentials.
+    expect(await issues({ method: "GET", url: `${CPH_ORIGIN}.evil.example/v1/x`, headers: {} })).toEqual([
+      "request.url",
+    ]);
+    expect(await issues({ method: "GET", url: "https://elsewhere.test/v1/x", headers: {} })).toEqual([
+      "request.url",
+    ]);
+    expect(
+      await issues({ method: "DELETE" as "GET", url: `${CPH_ORIGIN}${JOBS_PATH}/j1`, headers: {} }),
+    ).toEqual(["request.method"]);
+    expect(await issues({ method: "POST", url: `${CPH_ORIGIN}${BATCH_PATH}`, headers: {} })).toEqual([
+      "request.body",
+    ]);
+    expect(await issues({ method: "GET", url: `${CPH_ORIGIN}${JOBS_PATH}/j1`, headers: {}, body })).toEqual([
+      "request.body",
+    ]);
+    expect(
+      await issues({
+        method: "POST",
+        url: `${CPH_ORIGIN}${BATCH_PATH}`,
+        headers: { "Content-Type": "application/json", Authorization: "x", "X-Bad": "a\r\nb" },
+        body,
+      }),
+    ).toEqual(["request.headers.Authorization", "request.headers.X-Bad"]);
+    expect(requests).toHaveLength(0);
   });
 });
 

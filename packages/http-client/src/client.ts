@@ -21,6 +21,7 @@ import {
   type StorageInfo,
   toCphError,
   validateBatchExportRequest,
+  type ValidationIssue,
   type ValidationOptions,
 } from "@cph-export/core";
 import type { Dispatcher } from "undici";
@@ -36,7 +37,7 @@ import {
   retryDelay,
   sleep,
 } from "./retry.js";
-import { extraHeaders } from "./request-headers.js";
+import { extraHeaders, requestHeaders } from "./request-headers.js";
 import { NotSentError, type SendControl } from "./send-control.js";
 import {
   createDefaultDispatcher,
@@ -219,14 +220,13 @@ class Client implements CphClient {
           signal,
           target,
         });
-        const requestId = headerValue(response.headers, "x-request-id");
         this.#emit(() => ({
           type: "response",
           method: request.method,
           url: shownUrl,
           status: response.status,
           attempt,
-          requestId,
+          requestId: headerValue(response.headers, "x-request-id"),
           durationMs: Date.now() - started,
         }));
         if (response.status >= 200 && response.status < 300) return response;
@@ -315,9 +315,7 @@ class Client implements CphClient {
       projectId: this.projectId,
       storageInfos,
     });
-    if (this.#batchTarget?.url !== request.url)
-      this.#batchTarget = { url: request.url, target: requestTarget(request.url) };
-    const answer = await this.#send(request, { ...control, target: this.#batchTarget.target });
+    const answer = await this.#send(request, { ...control, target: this.#targetOf(request.url) });
     let response: ReturnType<typeof parseBatchExportResponse>;
     try {
       response = parseBatchExportResponse(answer);
@@ -326,6 +324,43 @@ class Client implements CphClient {
     }
     const requestId = response.request_id || headerValue(answer.headers, "x-request-id") || undefined;
     return { requestId, response, phones: phoneResults(storageInfos, response, requestId) };
+  }
+
+  async send(request: HttpRequest, options: RequestOptions = {}): Promise<HttpResponseData> {
+    const headers = extraHeaders(options.headers);
+    const checked = this.#checkedRequest(request);
+    return this.#send(checked, { signal: options.signal, headers, target: this.#targetOf(checked.url) });
+  }
+
+  /** A copy of a request given to `send`, or a `CphValidationError` naming what is wrong with it. */
+  #checkedRequest(request: HttpRequest): HttpRequest {
+    const problems: ValidationIssue[] = [];
+    const problem = (path: string, message: string) =>
+      problems.push({ code: "invalid_type", path, message, severity: "error" });
+    const { method, url, body } = request;
+    if (method !== "GET" && method !== "POST") problem("request.method", "the method must be GET or POST");
+    else if (method === "POST" ? !(body instanceof Uint8Array) : body !== undefined)
+      problem("request.body", `a ${method} request ${method === "POST" ? "needs" : "has no"} body bytes`);
+    // Only under the endpoint: the request is sent with this client's credentials.
+    if (typeof url !== "string" || !url.startsWith(`${this.endpoint}/`) || requestTarget(url) === undefined)
+      problem("request.url", `the URL must be under this client's endpoint ${this.endpoint}/`);
+    let headers: Record<string, string> = {};
+    try {
+      headers = requestHeaders(request.headers ?? {});
+    } catch (error) {
+      if (!(error instanceof CphValidationError)) throw error;
+      problems.push(...error.issues);
+    }
+    if (problems.length > 0) throw new CphValidationError(problems);
+    return body === undefined ? { method, url, headers } : { method, url, headers, body };
+  }
+
+  /** The batch-storage URL (the same on every call) split once; any other URL split each time. */
+  #targetOf(url: string): RequestTarget | undefined {
+    if (this.#batchTarget?.url === url) return this.#batchTarget.target;
+    const target = requestTarget(url);
+    if (url.endsWith("/phones/batch-storage")) this.#batchTarget = { url, target };
+    return target;
   }
 
   async getJob(jobId: string, options: RequestOptions = {}): Promise<ShowJobResponse> {

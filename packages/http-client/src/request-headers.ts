@@ -36,21 +36,40 @@ function issue(path: string, message: string): ValidationIssue {
 export function extraHeaders(
   headers: Readonly<Record<string, string>> | undefined,
 ): Record<string, string> | undefined {
+  return checkedHeaders(headers, RESERVED, "headers");
+}
+
+/** What a request given to `send` may not carry: what the client sets, except the body's type. */
+const RESERVED_IN_REQUEST = new Set([...RESERVED].filter((name) => name !== "content-type"));
+
+/**
+ * `extraHeaders` for the headers of a request given to `send`, which may also carry the body's
+ * `Content-Type` (core's builders set it).
+ */
+export function requestHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+  return checkedHeaders(headers, RESERVED_IN_REQUEST, "request.headers") as Record<string, string>;
+}
+
+function checkedHeaders(
+  headers: Readonly<Record<string, string>> | undefined,
+  reserved: ReadonlySet<string>,
+  where: string,
+): Record<string, string> | undefined {
   if (headers === undefined) return undefined;
   const copy: Record<string, string> = {};
   const seen = new Set<string>();
   const problems: ValidationIssue[] = [];
   for (const name of Object.keys(headers)) {
     const value = headers[name];
-    const path = `headers.${name.slice(0, 64)}`;
+    const path = `${where}.${name.slice(0, 64)}`;
     const lower = name.toLowerCase();
     if (!HEADER_NAME.test(name)) {
       problems.push(issue(path, "a header name is letters, digits and !#$%&'*+-.^_`|~ only"));
-    } else if (RESERVED.has(lower)) {
+    } else if (reserved.has(lower)) {
       problems.push(
         issue(
           path,
-          `${name} is set by the client itself (credentials, body or userAgent); drop it from headers`,
+          `${name} is set by the client itself (credentials, body or userAgent); drop it from ${where}`,
         ),
       );
     } else if (seen.has(lower)) {

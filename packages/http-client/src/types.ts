@@ -1,6 +1,8 @@
 // The public contract of @cph-export/http-client. The CLI and the gateway are written against it.
 import type {
   BatchExportResponse,
+  HttpRequest,
+  HttpResponseData,
   ListJobsResponse,
   PhoneJob,
   ShowJobResponse,
@@ -213,6 +215,17 @@ export interface CphClient {
     query: { requestIds: readonly string[]; offset?: number; limit?: number },
     options?: RequestOptions,
   ): Promise<ListJobsResponse>;
+  /**
+   * Sends one CPH request as built by core (`buildBatchExportRequest`, `buildShowJobRequest`,
+   * `buildListJobsRequest`) with this client's credentials, retries and transport, and resolves
+   * the 2xx answer untouched (status, headers, body text): for a proxy or gateway that passes CPH's
+   * answers on as they came. Nothing in the request is validated; build it from validated input.
+   * Its URL must be under `endpoint` (credentials go nowhere else), its method GET or POST (with a
+   * body), and its headers may not carry what the client sets (credentials, User-Agent...): else a
+   * `CphValidationError` is thrown before anything is sent. Throws `CphError` for HTTP errors and
+   * transport failures, like the other calls.
+   */
+  send(request: HttpRequest, options?: RequestOptions): Promise<HttpResponseData>;
   /** Follows jobs to the end with ListJobs (20 request ids a call) and backoff. */
   waitForJobs(jobs: readonly TrackedJob[], options?: WaitOptions): Promise<JobOutcome[]>;
   /** Exports any number of phones, streamed; yields exactly one result per input phone. */

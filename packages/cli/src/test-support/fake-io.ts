@@ -57,6 +57,10 @@ export class FakeClient implements CphClient {
     throw new Error("not used by the CLI");
   }
 
+  async send(): Promise<never> {
+    throw new Error("not used by the CLI");
+  }
+
   async getJob(jobId: string) {
     return {
       job_id: jobId,
