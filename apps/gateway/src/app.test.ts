@@ -125,7 +125,8 @@ describe("caller authentication", () => {
     const listPath = `/v1/${PROJECT}/cloud-phone/jobs?request_ids=r1,r2&limit=10`;
     const list = await harness.app.request(listPath, await signed("GET", listPath, undefined));
     expect(list.status).toBe(200);
-    expect(harness.upstream.calls[1]?.argument).toEqual({ requestIds: ["r1", "r2"], limit: 10 });
+    // As sent to CPH: core's builder states the default offset.
+    expect(harness.upstream.calls[1]?.argument).toEqual({ requestIds: ["r1", "r2"], offset: 0, limit: 10 });
     const entry = harness.lines.map((line) => JSON.parse(line)).find((line) => line.msg === "request");
     expect(entry).toMatchObject({ caller: "team-b", access_key: TEAM_B_AK });
     expectNoSecrets(harness.lines);
@@ -420,7 +421,6 @@ describe("request ids upstream", () => {
       ["getJob", trace],
       ["listJobs", trace],
     ]);
-    expect(harness.upstream.calls[0]?.options?.validated).toBe(true);
     expect(harness.upstream.calls[0]?.options?.signal).toBeInstanceOf(AbortSignal);
   });
 
@@ -464,6 +464,67 @@ describe("request ids upstream", () => {
     const sent = harness.upstream.calls.map((call) => call.options?.headers?.["X-Request-Id"]);
     expect(sent).toEqual([made.headers.get("x-request-id"), replaced.headers.get("x-request-id")]);
     expect(sent.every((id) => /^[0-9a-f-]{36}$/.test(id ?? ""))).toBe(true);
+  });
+});
+
+describe("what goes upstream and comes back", () => {
+  it("sends the body written anew from what it validated, so a field given twice means one thing", async () => {
+    const harness = testApp();
+    // JSON.parse keeps the last of two equal keys; a server reading the first would export to
+    // team-b's bucket, which team-a may not use. The gateway sends only what it checked.
+    const body =
+      '{"storage_infos":[{"object_path":"team-a/p.tar","bucket_name":"team-b-backups","phone_id":"phone0001",' +
+      '"include_files":["/data/media"],"bucket_name":"team-a-backups"}]}';
+    expect((await post(harness, body)).status).toBe(200);
+    const sent = new TextDecoder().decode(harness.upstream.calls[0]?.request?.body);
+    expect(sent).toBe(
+      '{"storage_infos":[{"phone_id":"phone0001","include_files":["/data/media"],' +
+        '"bucket_name":"team-a-backups","object_path":"team-a/p.tar"}]}',
+    );
+    const refused = await post(harness, body.replace('"team-a-backups"}', '"team-b-backups"}'));
+    expect(refused.status).toBe(403);
+    expect(harness.upstream.calls).toHaveLength(1);
+  });
+
+  it("passes CPH's answers on byte for byte, fields it does not know included", async () => {
+    const harness = testApp();
+    const raw = '{"request_id":"up-1","jobs":[{"phone_id":"phone0000","job_id":"j-1","new_field":[1,2]}]}\n';
+    harness.upstream.script.batchExport = async () => ({ bodyText: raw });
+    const exported = await post(harness, exportBody(1));
+    expect(exported.status).toBe(200);
+    expect(exported.headers.get("content-type")).toBe("application/json; charset=UTF-8");
+    expect(await exported.text()).toBe(raw);
+    const job = '{"job_id":"j1","status":2,"extension":{"a":"b"}}';
+    harness.upstream.script.getJob = async () => ({ bodyText: job });
+    const shown = await harness.app.request(`/v1/${PROJECT}/cloud-phone/jobs/j1`, {
+      headers: harness.bearer(),
+    });
+    expect(await shown.text()).toBe(job);
+  });
+
+  it("answers 502 CPHGW.5023 for a 2xx that is not a JSON object, and keeps it for a duplicate", async () => {
+    const harness = testApp();
+    harness.upstream.script.batchExport = async () => ({ bodyText: "<html>maintenance</html>" });
+    const first = await post(harness, exportBody(1), { "Idempotency-Key": "html-1" });
+    expect(first.status).toBe(502);
+    expect((await json(first))["error_code"]).toBe("CPHGW.5023");
+    // The call reached CPH and may have been processed: a duplicate gets the same answer, not a resend.
+    const again = await post(harness, exportBody(1), { "Idempotency-Key": "html-1" });
+    expect(again.status).toBe(502);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(harness.upstream.count("batchExport")).toBe(1);
+    for (const text of ["", "  ", "[]", '"{}"', "{", "}"]) {
+      harness.upstream.script.getJob = async () => ({ bodyText: text });
+      const shown = await harness.app.request(`/v1/${PROJECT}/cloud-phone/jobs/j1`, {
+        headers: harness.bearer(),
+      });
+      expect(shown.status, JSON.stringify(text)).toBe(502);
+    }
+    harness.upstream.script.getJob = async () => ({ bodyText: " \r\n\t{}\n" });
+    const spaced = await harness.app.request(`/v1/${PROJECT}/cloud-phone/jobs/j1`, {
+      headers: harness.bearer(),
+    });
+    expect(spaced.status).toBe(200);
   });
 });
 

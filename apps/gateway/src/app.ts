@@ -1,12 +1,16 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import {
+  buildBatchExportRequest,
   buildListJobsRequest,
+  buildShowJobRequest,
   CphApiError,
   CphAuthError,
   CphError,
   CphNetworkError,
   CphValidationError,
+  type HttpRequest,
+  type HttpResponseData,
   type ValidationIssue,
   validateBatchExportRequest,
 } from "@cph-export/core";
@@ -23,8 +27,11 @@ import { CallerPolicy } from "./policy.js";
 import { readBody } from "./read-body.js";
 import type { StateStore, StoredResponse } from "./state-store.js";
 
-/** The upstream calls the gateway makes: a subset of the http-client's `CphClient`. */
-export type Upstream = Pick<CphClient, "authenticate" | "batchExport" | "getJob" | "listJobs">;
+/**
+ * What the gateway needs of the upstream: a subset of the http-client's `CphClient`. It builds each
+ * request with core from what it validated and passes CPH's answer on as it came (`send`).
+ */
+export type Upstream = Pick<CphClient, "endpoint" | "projectId" | "authenticate" | "send">;
 
 /** Tells the app that shutdown began: readiness fails and connections are closed after each answer. */
 export interface Lifecycle {
@@ -69,6 +76,7 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const JOB_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const EMPTY = new Uint8Array(0);
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
+/** Shared by the answers that pass CPH's body on: read, never changed. */
 const JSON_HEADERS = { "Content-Type": "application/json; charset=UTF-8" };
 const REPLAYED_HEADER = "Idempotent-Replayed";
 
@@ -458,20 +466,36 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     return caller;
   }
 
-  function jsonAnswer(value: unknown): Answer {
-    return { status: 200, headers: { ...JSON_HEADERS }, body: JSON.stringify(value), storable: true };
-  }
-
-  /** Sends to the upstream; any answer (error included) comes back as data. */
+  /**
+   * Sends a request built from validated input upstream, under the deadline, with the request id;
+   * any answer (error included) comes back as data. CPH's 2xx body is passed on as it came (not
+   * parsed and written again), unless it is not a JSON object at all.
+   */
   async function forward(
-    requestId: string,
-    call: () => Promise<unknown>,
+    c: AppContext,
+    operation: string,
+    request: HttpRequest,
   ): Promise<Answer & { errorCode?: string }> {
+    const requestId = c.get("requestId");
+    let answer: HttpResponseData;
     try {
-      return jsonAnswer(await call());
+      answer = await withDeadline(c, operation, (signal) =>
+        upstream.send(request, { signal, headers: traced(requestId) }),
+      );
     } catch (error) {
       return upstreamErrorAnswer(error, requestId);
     }
+    if (!isJsonObjectText(answer.bodyText)) {
+      logger.warn("upstream answer not JSON", { request_id: requestId, operation, status: answer.status });
+      return upstreamErrorAnswer(
+        new CphError(
+          "ERR_CPH_API",
+          `the upstream answered HTTP ${answer.status} with a body that is not JSON`,
+        ),
+        requestId,
+      );
+    }
+    return { status: answer.status, headers: JSON_HEADERS, body: answer.bodyText, storable: true };
   }
 
   async function idempotent(
@@ -622,16 +646,14 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     }
     const storageInfos = validation.value.storage_infos;
     (policies.get(caller.name) as CallerPolicy).checkExport(storageInfos);
-    const requestId = c.get("requestId");
-    // Validated just above with the same rules the client has: it need not check them again.
-    const run = () =>
-      forward(requestId, () =>
-        withDeadline(c, "batch_export", (signal) =>
-          upstream
-            .batchExport(storageInfos, { signal, headers: traced(requestId), validated: true })
-            .then((result) => result.response),
-        ),
-      );
+    // Written anew from what was validated and allowed, never the caller's bytes: a body that says
+    // a field twice means to JSON.parse what its last value says, and CPH must not read another.
+    const request = buildBatchExportRequest({
+      endpoint: upstream.endpoint,
+      projectId: upstream.projectId,
+      storageInfos,
+    });
+    const run = () => forward(c, "batch_export", request);
     const header = requestHeader(c, "idempotency-key");
     if (header === undefined) return send(c, await run());
     return idempotent(c, caller, header, body, run);
@@ -646,30 +668,24 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
         details: [{ code: "job_id_invalid", path: "job_id", message: "not 1-128 letters, digits, . - or _" }],
       });
     }
-    const requestId = c.get("requestId");
-    return send(
-      c,
-      await forward(requestId, () =>
-        withDeadline(c, "get_job", (signal) =>
-          upstream.getJob(jobId, { signal, headers: traced(requestId) }),
-        ),
-      ),
-    );
+    const request = buildShowJobRequest({
+      endpoint: upstream.endpoint,
+      projectId: upstream.projectId,
+      jobId,
+    });
+    return send(c, await forward(c, "get_job", request));
   });
 
   app.get("/v1/:project_id/cloud-phone/jobs", async (c) => {
     c.set("route", ROUTES.listJobs);
     await admit(c, EMPTY);
     const query = parseListJobsQuery(c.req.query());
-    const requestId = c.get("requestId");
-    return send(
-      c,
-      await forward(requestId, () =>
-        withDeadline(c, "list_jobs", (signal) =>
-          upstream.listJobs(query, { signal, headers: traced(requestId) }),
-        ),
-      ),
-    );
+    const request = buildListJobsRequest({
+      endpoint: upstream.endpoint,
+      projectId: upstream.projectId,
+      ...query,
+    });
+    return send(c, await forward(c, "list_jobs", request));
   });
 
   const methodNotAllowed = (allow: string) => (c: AppContext) => {
@@ -687,6 +703,17 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
 /** The request id sent upstream, so that one id follows a call from the caller to CPH. */
 function traced(requestId: string): Record<string, string> {
   return { "X-Request-Id": requestId };
+}
+
+const JSON_WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
+/** Whether a text is, at a glance, a JSON object: `{` first and `}` last, but for JSON whitespace. */
+function isJsonObjectText(text: string): boolean {
+  let start = 0;
+  let end = text.length - 1;
+  while (start <= end && JSON_WHITESPACE.has(text.charCodeAt(start))) start++;
+  while (end > start && JSON_WHITESPACE.has(text.charCodeAt(end))) end--;
+  return end > start && text.charCodeAt(start) === 0x7b && text.charCodeAt(end) === 0x7d;
 }
 
 function readErrorCode(body: string): string | undefined {

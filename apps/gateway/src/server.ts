@@ -54,8 +54,6 @@ function upstreamClient(
     projectId: upstream.projectId,
     credentials: resolvedCredentials,
     retry: { maxAttempts: upstream.maxAttempts },
-    // The gateway's own rules: it validates every request with them and so passes `validated: true`.
-    validation: { maxPhonesPerRequest: config.maxPhonesPerRequest, maxBodyBytes: config.bodyLimitBytes },
     // The gateway's own deadline (an AbortSignal) ends every call first; these only bound the parts.
     timeouts: { connectMs: Math.min(timeout, 10_000), headersMs: timeout + 1000, bodyMs: timeout + 1000 },
     userAgent: `cph-gateway/${GATEWAY_VERSION}`,

@@ -1,6 +1,6 @@
 // Shared by the in-process tests: a config with two callers, a scripted upstream and a log sink.
-import type { BatchExportResponse, StorageInfo } from "@cph-export/core";
-import type { BatchExportOptions, BatchExportResult, RequestOptions } from "@cph-export/http-client";
+import type { BatchExportResponse, HttpRequest, HttpResponseData, StorageInfo } from "@cph-export/core";
+import type { RequestOptions } from "@cph-export/http-client";
 import { createApp, type Lifecycle, type Upstream } from "../app.js";
 import { hashApiKey } from "../auth.js";
 import { type GatewayConfigInput, parseGatewayConfig } from "../config.js";
@@ -68,65 +68,97 @@ export function exportBody(count: number, overrides: Partial<StorageInfo> = {}):
 
 type Operation = "authenticate" | "batchExport" | "getJob" | "listJobs";
 
-/** The per-call options the gateway passes to the http-client. */
-type CallOptions = BatchExportOptions;
+/** An answer a script may give as it is: a body text that is sent untouched (status 200 unless given). */
+export interface RawAnswer {
+  status?: number;
+  bodyText: string;
+}
 
-/** An upstream whose answers a test scripts; records every call. */
+/**
+ * An upstream whose answers a test scripts, by operation; records every call. It reads the requests
+ * the gateway `send`s back into operations: the storage infos of a batch-storage body, a job id, a
+ * ListJobs query.
+ */
 export class FakeUpstream implements Upstream {
-  readonly calls: Array<{ operation: Operation; argument: unknown; options: CallOptions | undefined }> = [];
-  /** Replaces the default answer of an operation; receives the argument and the abort signal. */
+  readonly endpoint = "http://upstream.test";
+  readonly projectId = PROJECT;
+  readonly calls: Array<{
+    operation: Operation;
+    argument: unknown;
+    options: RequestOptions | undefined;
+    request?: HttpRequest;
+  }> = [];
+  /**
+   * Replaces the default answer of an operation; receives the argument and the abort signal. It may
+   * resolve a `RawAnswer`, a batch result (`{ response }`, whose response is sent) or any value (sent as JSON).
+   */
   script: Partial<
     Record<Operation, (argument: unknown, signal: AbortSignal | undefined) => Promise<unknown>>
   > = {};
 
-  async #run<T>(
-    operation: Operation,
-    argument: unknown,
-    options: CallOptions | undefined,
-    fallback: () => T,
-  ): Promise<T> {
-    this.calls.push({ operation, argument, options });
-    const scripted = this.script[operation];
-    return scripted ? ((await scripted(argument, options?.signal)) as T) : fallback();
-  }
-
   authenticate(options?: RequestOptions): Promise<void> {
-    return this.#run("authenticate", undefined, options, () => undefined);
+    this.calls.push({ operation: "authenticate", argument: undefined, options });
+    const scripted = this.script.authenticate;
+    return scripted ? scripted(undefined, options?.signal).then(() => undefined) : Promise.resolve();
   }
 
-  batchExport(
-    storageInfos: readonly StorageInfo[],
-    options?: BatchExportOptions,
-  ): Promise<BatchExportResult> {
-    return this.#run("batchExport", storageInfos, options, () => {
+  async send(request: HttpRequest, options?: RequestOptions): Promise<HttpResponseData> {
+    const { operation, argument } = this.#read(request);
+    this.calls.push({ operation, argument, options, request });
+    const scripted = this.script[operation];
+    const value = scripted ? await scripted(argument, options?.signal) : this.#fallback(operation, argument);
+    if (typeof value === "object" && value !== null && typeof (value as RawAnswer).bodyText === "string") {
+      const raw = value as RawAnswer;
+      return { status: raw.status ?? 200, headers: {}, bodyText: raw.bodyText };
+    }
+    const body = operation === "batchExport" ? (value as { response: unknown }).response : value;
+    return { status: 200, headers: { "content-type": "application/json" }, bodyText: JSON.stringify(body) };
+  }
+
+  #read(request: HttpRequest): { operation: Operation; argument: unknown } {
+    const prefix = `${this.endpoint}/v1/${this.projectId}/cloud-phone`;
+    if (!request.url.startsWith(prefix)) throw new Error(`unexpected upstream URL ${request.url}`);
+    const url = new URL(request.url);
+    const rest = request.url.slice(prefix.length).split("?")[0] as string;
+    if (request.method === "POST" && rest === "/phones/batch-storage") {
+      const body = JSON.parse(new TextDecoder().decode(request.body)) as { storage_infos: StorageInfo[] };
+      return { operation: "batchExport", argument: body.storage_infos };
+    }
+    if (request.method === "GET" && rest.startsWith("/jobs/"))
+      return { operation: "getJob", argument: decodeURIComponent(rest.slice("/jobs/".length)) };
+    if (request.method === "GET" && rest === "/jobs") {
+      const ids = url.searchParams.get("request_ids");
+      const number = (name: string) => {
+        const value = url.searchParams.get(name);
+        return value === null ? {} : { [name]: Number(value) };
+      };
+      return {
+        operation: "listJobs",
+        argument: { requestIds: ids ? ids.split(",") : [], ...number("offset"), ...number("limit") },
+      };
+    }
+    throw new Error(`unexpected upstream request ${request.method} ${request.url}`);
+  }
+
+  #fallback(operation: Operation, argument: unknown): unknown {
+    const count = this.calls.length;
+    if (operation === "batchExport") {
       const response: BatchExportResponse = {
-        request_id: `upstream-${this.calls.length}`,
-        jobs: storageInfos.map((info, index) => ({
+        request_id: `upstream-${count}`,
+        jobs: (argument as StorageInfo[]).map((info, index) => ({
           phone_id: info.phone_id,
-          job_id: `job-${this.calls.length}-${index}`,
+          job_id: `job-${count}-${index}`,
         })),
       };
-      return { requestId: response.request_id ?? undefined, response, phones: [] };
-    });
-  }
-
-  getJob(jobId: string, options?: RequestOptions) {
-    return this.#run("getJob", jobId, options, () => ({
-      request_id: "upstream-job",
-      job_id: jobId,
-      phone_id: "phone0000",
-      status: 2,
-    }));
-  }
-
-  listJobs(
-    query: { requestIds: readonly string[]; offset?: number; limit?: number },
-    options?: RequestOptions,
-  ) {
-    return this.#run("listJobs", query, options, () => ({
+      return { response };
+    }
+    if (operation === "getJob")
+      return { request_id: "upstream-job", job_id: argument, phone_id: "phone0000", status: 2 };
+    const query = argument as { requestIds: string[] };
+    return {
       request_id: "upstream-list",
       jobs: query.requestIds.map((id) => ({ job_id: `job-of-${id}`, request_id: id, status: 1 })),
-    }));
+    };
   }
 
   count(operation: Operation): number {
