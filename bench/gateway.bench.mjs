@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const REQUESTS = 3000;
 const IN_FLIGHT = 32;
 const WARMUP = 400;
-const ROUNDS = 5;
+const ROUNDS = 7;
 const PHONES_PER_REQUEST = 10;
 const RATE_PER_SECOND = 200;
 const RATE_REQUESTS = 1000;
@@ -234,8 +234,17 @@ async function main() {
       }),
     );
     // The same upstream authentication for all three paths: an X-Auth-Token.
+    // CPH_BENCH_CPU_PROFILE=DIR writes the gateway's V8 CPU profile there (open it in Chrome DevTools).
+    const profile = process.env.CPH_BENCH_CPU_PROFILE;
     const gateway = await spawnServer(
-      [join(root, "apps/gateway/bin/cph-gateway.js"), "--config", gatewayConfig, "--port", "0"],
+      [
+        ...(profile ? ["--cpu-prof", "--cpu-prof-dir", profile] : []),
+        join(root, "apps/gateway/bin/cph-gateway.js"),
+        "--config",
+        gatewayConfig,
+        "--port",
+        "0",
+      ],
       { CPH_GATEWAY_UPSTREAM_TOKEN: token },
       join(directory, "gateway.log"),
       /^cph-gateway listening on (\S+)$/,
@@ -258,22 +267,29 @@ async function main() {
     };
     for (const entry of Object.values(targets)) await throughput(entry, WARMUP);
     const rates = { direct: [], proxy: [], gateway: [] };
+    const ratios = [];
     const cpu = { proxy: 0, gateway: 0 };
     const servedBy = { proxy, gateway };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const name of ["direct", "proxy", "gateway"]) {
+      // The proxy and the gateway take turns going first, so that neither always follows the other.
+      const order = round % 2 === 0 ? ["direct", "proxy", "gateway"] : ["direct", "gateway", "proxy"];
+      for (const name of order) {
         globalThis.gc?.();
         const before = servedBy[name] ? cpuSeconds(servedBy[name].child.pid) : undefined;
         rates[name].push(await throughput(targets[name], REQUESTS));
         if (before !== undefined) cpu[name] += cpuSeconds(servedBy[name].child.pid) - before;
       }
+      // Paired within the round: a machine that speeds up or slows down between rounds moves both.
+      ratios.push(rates.gateway[round] / rates.proxy[round]);
     }
     const direct = median(rates.direct);
     const bare = median(rates.proxy);
     const through = median(rates.gateway);
+    const sortedRatios = [...ratios].sort((a, b) => a - b);
     console.log(
-      `gateway: throughput ${(through / bare).toFixed(2)}x of a bare node:http+undici proxy (target >= 0.8x)` +
-        ` [${REQUESTS} requests of ${PHONES_PER_REQUEST} phones, ${IN_FLIGHT} in flight, median of ${ROUNDS}:` +
+      `gateway: throughput ${median(ratios).toFixed(2)}x of a bare node:http+undici proxy (target >= 0.8x)` +
+        ` [median of ${ROUNDS} paired rounds, ${sortedRatios[0].toFixed(2)}-${sortedRatios.at(-1).toFixed(2)};` +
+        ` ${REQUESTS} requests of ${PHONES_PER_REQUEST} phones, ${IN_FLIGHT} in flight:` +
         ` direct ${direct.toFixed(0)} req/s, bare proxy ${bare.toFixed(0)} req/s, gateway ${through.toFixed(0)} req/s]`,
     );
     const perRequest = (name) => ((cpu[name] / (ROUNDS * REQUESTS)) * 1000).toFixed(3);
@@ -282,13 +298,15 @@ async function main() {
     );
 
     const directLatency = await latencies(targets.direct, RATE_PER_SECOND, RATE_REQUESTS);
+    const proxyLatency = await latencies(targets.proxy, RATE_PER_SECOND, RATE_REQUESTS);
     const gatewayLatency = await latencies(targets.gateway, RATE_PER_SECOND, RATE_REQUESTS);
-    const added = (p) => percentile(gatewayLatency, p) - percentile(directLatency, p);
+    const added = (sorted, p) => percentile(sorted, p) - percentile(directLatency, p);
     console.log(
-      `gateway: added latency p50 ${added(50).toFixed(2)} ms (target < 1 ms), p99 ${added(99).toFixed(2)} ms` +
+      `gateway: added latency p50 ${added(gatewayLatency, 50).toFixed(2)} ms (target < 1 ms), p99 ${added(gatewayLatency, 99).toFixed(2)} ms` +
         ` [${RATE_REQUESTS} requests at ${RATE_PER_SECOND}/s: direct p50 ${percentile(directLatency, 50).toFixed(2)} ms` +
         ` p99 ${percentile(directLatency, 99).toFixed(2)} ms, gateway p50 ${percentile(gatewayLatency, 50).toFixed(2)} ms` +
-        ` p99 ${percentile(gatewayLatency, 99).toFixed(2)} ms]`,
+        ` p99 ${percentile(gatewayLatency, 99).toFixed(2)} ms; the bare proxy adds p50 ${added(proxyLatency, 50).toFixed(2)} ms,` +
+        ` p99 ${added(proxyLatency, 99).toFixed(2)} ms]`,
     );
     await Promise.all(Object.values(targets).map((entry) => entry.pool.close()));
   } finally {
