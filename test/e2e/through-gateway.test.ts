@@ -1,6 +1,8 @@
 // The whole house on loopback: cph-export -> cph-gateway -> cph-emulator, each a real process.
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type SpawnedEmulator, spawnEmulator } from "@cph-export/emulator";
@@ -187,6 +189,66 @@ describe("cph-export through cph-gateway to cph-emulator", () => {
     );
     expect(run.code).toBe(3);
     expect(run.stderr).toMatch(/APIGW\.0301|CPHGW\.401/);
+  });
+
+  it("reports phones rejected, not unknown, when the gateway says it could not reach CPH", async () => {
+    // A port nothing listens on: the gateway answers CPHGW.5021, "nothing was sent".
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    await writeFile(
+      join(dir, "gateway-down.json"),
+      JSON.stringify({
+        upstream: {
+          endpoint: `http://127.0.0.1:${port}`,
+          projectId: PROJECT,
+          timeoutMs: 5000,
+          maxAttempts: 1,
+        },
+        callers: [
+          {
+            name: "e2e-team",
+            accessKey: CALLER_AK,
+            secretKeyEnv: "E2E_CALLER_SK",
+            projects: [PROJECT],
+            buckets: ["team-*"],
+            objectPathPrefixes: ["e2e/"],
+            requestsPerMinute: 10_000,
+          },
+        ],
+      }),
+    );
+    const down = await startService(
+      gatewayBin,
+      ["--config", join(dir, "gateway-down.json"), "--port", "0", "--host", "127.0.0.1"],
+      {
+        CPH_GATEWAY_UPSTREAM_AK: UPSTREAM_AK,
+        CPH_GATEWAY_UPSTREAM_SK: UPSTREAM_SK,
+        E2E_CALLER_SK: CALLER_SK,
+      },
+    );
+    try {
+      const run = await cph(
+        [
+          ...["export", "--input", join(dir, "phones.ndjson"), "--include", "/data"],
+          ...["--bucket", "team-backups", "--object-path", "e2e/{phone_id}.tar", "--batch-size", "5"],
+          ...["--retries", "2", "--output", "json"],
+        ],
+        cliEnv({ CPH_ENDPOINT: down.url }),
+      );
+      // Exit 4: an upstream failure, with every phone reported and none left in doubt.
+      expect(run.code).toBe(4);
+      const rows = JSON.parse(run.stdout) as Row[];
+      expect(rows).toHaveLength(phones.length + 1);
+      for (const row of rows) expect(row).toMatchObject({ state: "rejected", error_code: "CPHGW.5021" });
+      // Each of the 3 batches was sent 3 times (--retries 2): the answer proved nothing was sent.
+      await down.stop();
+      expect(down.output().match(/"error_code":"CPHGW\.5021"/g)).toHaveLength(9);
+    } finally {
+      await down.stop();
+      cliOutputs.push(down.output());
+    }
   });
 
   it("never prints a secret in any process's output", async () => {

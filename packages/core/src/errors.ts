@@ -95,14 +95,37 @@ export class CphNetworkError extends CphError {
 const THROTTLE_CODES = new Set(["APIGW.0308", "APIG.0308"]);
 
 /**
+ * Answers of cph-gateway (this toolkit's HTTP facade) given before anything was forwarded to CPH:
+ * the caller is over its rate limit, a request with the same Idempotency-Key is still in flight,
+ * CPH could not be reached (nothing was sent), or the gateway's state store is down.
+ */
+const GATEWAY_NOT_FORWARDED_CODES = new Set(["CPHGW.4291", "CPHGW.4091", "CPHGW.5021", "CPHGW.5032"]);
+
+/**
  * True only where the answer proves the request was not processed: throttling, the gateway
- * reporting its backend unavailable, or CPS's documented "internal error, retry later" (a 400;
- * the same code on a 5xx proves nothing, since the failure may have come after the work).
+ * reporting its backend unavailable, CPS's documented "internal error, retry later" (a 400; the
+ * same code on a 5xx proves nothing, since the failure may have come after the work), or a
+ * cph-gateway answer given before forwarding anything.
  */
 export function isRetryableApiError(status: number, errorCode: string): boolean {
   if (status === 429 || THROTTLE_CODES.has(errorCode)) return true;
-  if (errorCode === "APIGW.0201" && (status === 502 || status === 503)) return true;
-  return errorCode === "CPS.0003" && status < 500;
+  if (errorCode === "APIGW.0201") return status === 502 || status === 503;
+  if (errorCode === "CPS.0003") return status < 500;
+  return GATEWAY_NOT_FORWARDED_CODES.has(errorCode);
+}
+
+/**
+ * Whether a phone refused with this error code was refused for a reason outside the phone and its
+ * request (throttled, or a service or gateway unavailable before processing it): sending it again
+ * later may succeed as it is. Result codes such as `not_sent` are the caller's to add.
+ */
+export function isTransientErrorCode(errorCode: string): boolean {
+  return (
+    THROTTLE_CODES.has(errorCode) ||
+    errorCode === "APIGW.0201" ||
+    errorCode === "CPS.0003" ||
+    GATEWAY_NOT_FORWARDED_CODES.has(errorCode)
+  );
 }
 
 function apiErrorMessage(init: CphApiErrorInit): string {

@@ -5,6 +5,7 @@ export {
   CphNetworkError,
   CphValidationError,
   isRetryableApiError,
+  isTransientErrorCode,
 } from "./errors.js";
 export type { CphApiErrorInit, CphErrorCode, NetworkPhase } from "./errors.js";
 export { ISSUE_CODES } from "./issues.js";

@@ -1,6 +1,13 @@
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
-import { CphApiError, CphAuthError, CphError, CphNetworkError, CphValidationError } from "./errors.js";
+import {
+  CphApiError,
+  CphAuthError,
+  CphError,
+  CphNetworkError,
+  CphValidationError,
+  isTransientErrorCode,
+} from "./errors.js";
 import {
   type HttpResponseData,
   headerValue,
@@ -313,6 +320,33 @@ describe("toCphError", () => {
     expect(internal.retryableFor("POST")).toBe(false);
     expect(toCphError(response(429, APIGW_THROTTLED)).retryableFor("POST")).toBe(true);
     expect(toCphError(response(401, APIGW_TOKEN_ERROR)).retryableFor("GET")).toBe(false);
+  });
+
+  it("takes cph-gateway's answers given before forwarding as proof that nothing was processed", () => {
+    const gateway = (status: number, code: string) =>
+      toCphError(response(status, JSON.stringify({ error_code: code, error_msg: "x", request_id: "gw-1" })));
+    for (const [status, code] of [
+      [502, "CPHGW.5021"],
+      [503, "CPHGW.5032"],
+      [409, "CPHGW.4091"],
+      [429, "CPHGW.4291"],
+    ] as const) {
+      expect(gateway(status, code).retryableFor("POST"), code).toBe(true);
+      expect(isTransientErrorCode(code), code).toBe(true);
+    }
+    // Sent, outcome unknown; or refused for what the request says.
+    for (const [status, code] of [
+      [502, "CPHGW.5022"],
+      [504, "CPHGW.5041"],
+      [502, "CPHGW.5023"],
+      [403, "CPHGW.4032"],
+      [400, "CPHGW.4001"],
+    ] as const) {
+      expect(gateway(status, code).retryableFor("POST"), code).toBe(false);
+      expect(isTransientErrorCode(code), code).toBe(false);
+    }
+    expect(["APIGW.0308", "APIG.0308", "APIGW.0201", "CPS.0003"].every(isTransientErrorCode)).toBe(true);
+    expect(isTransientErrorCode("CPS.0005")).toBe(false);
   });
 });
 

@@ -1,5 +1,6 @@
 import {
   type HttpRequest,
+  isTransientErrorCode,
   redactHeaders,
   resolveEndpoint,
   signRequest,
@@ -241,8 +242,10 @@ interface Tally {
   resumed: number;
 }
 
-// Result codes of phones refused for a reason outside the phone: nothing wrong with the input.
-const UPSTREAM_CODES = new Set(["not_sent", "APIGW.0308", "APIG.0308", "APIGW.0201", "CPS.0003"]);
+/** Phones refused for a reason outside the phone (not sent, throttled, unavailable): nothing wrong with the input. */
+function refusedUpstream(errorCode: string): boolean {
+  return errorCode === "not_sent" || isTransientErrorCode(errorCode);
+}
 
 async function send(
   options: ExportOptions,
@@ -447,7 +450,7 @@ function count(tally: Tally, result: PhoneResult): void {
   tally[result.state]++;
   if (result.fromJournal) tally.resumed++;
   if (result.state === "rejected" && isAuthErrorCode(result.errorCode)) tally.auth++;
-  if (result.state === "rejected" && result.errorCode !== undefined && UPSTREAM_CODES.has(result.errorCode))
+  if (result.state === "rejected" && result.errorCode !== undefined && refusedUpstream(result.errorCode))
     tally.upstream++;
 }
 
