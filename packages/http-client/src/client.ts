@@ -328,12 +328,13 @@ class Client implements CphClient {
 
   async send(request: HttpRequest, options: RequestOptions = {}): Promise<HttpResponseData> {
     const headers = extraHeaders(options.headers);
-    const checked = this.#checkedRequest(request);
-    return this.#send(checked, { signal: options.signal, headers, target: this.#targetOf(checked.url) });
+    const target = typeof request.url === "string" ? this.#targetOf(request.url) : undefined;
+    const checked = this.#checkedRequest(request, target);
+    return this.#send(checked, { signal: options.signal, headers, target });
   }
 
   /** A copy of a request given to `send`, or a `CphValidationError` naming what is wrong with it. */
-  #checkedRequest(request: HttpRequest): HttpRequest {
+  #checkedRequest(request: HttpRequest, target: RequestTarget | undefined): HttpRequest {
     const problems: ValidationIssue[] = [];
     const problem = (path: string, message: string) =>
       problems.push({ code: "invalid_type", path, message, severity: "error" });
@@ -342,7 +343,7 @@ class Client implements CphClient {
     else if (method === "POST" ? !(body instanceof Uint8Array) : body !== undefined)
       problem("request.body", `a ${method} request ${method === "POST" ? "needs" : "has no"} body bytes`);
     // Only under the endpoint: the request is sent with this client's credentials.
-    if (typeof url !== "string" || !url.startsWith(`${this.endpoint}/`) || requestTarget(url) === undefined)
+    if (target === undefined || !url.startsWith(`${this.endpoint}/`))
       problem("request.url", `the URL must be under this client's endpoint ${this.endpoint}/`);
     let headers: Record<string, string> = {};
     try {
