@@ -86,6 +86,9 @@ describe("caller authentication", () => {
       status: 200,
     });
     expect(typeof log.latency_ms).toBe("number");
+    // The part of it spent waiting for CPH: what the gateway itself took is the difference.
+    expect(log.upstream_ms).toBeGreaterThanOrEqual(0);
+    expect(log.upstream_ms).toBeLessThanOrEqual(log.latency_ms);
     expectNoSecrets(harness.lines);
   });
 
@@ -484,6 +487,45 @@ describe("what goes upstream and comes back", () => {
     const refused = await post(harness, body.replace('"team-a-backups"}', '"team-b-backups"}'));
     expect(refused.status).toBe(403);
     expect(harness.upstream.calls).toHaveLength(1);
+  });
+
+  it("gives calls in flight signals of their own, reusing one only after a call that was not aborted", async () => {
+    const harness = testApp();
+    const signals = () => harness.upstream.calls.map((call) => call.options?.signal);
+    await post(harness, exportBody(1));
+    await post(harness, exportBody(1));
+    const [first, second] = signals();
+    expect(second).toBe(first);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    harness.upstream.script.batchExport = async (argument) => {
+      await gate;
+      return { response: { jobs: (argument as Array<{ phone_id: string }>).map((info) => info) } };
+    };
+    const both = [post(harness, exportBody(1)), post(harness, exportBody(2))];
+    await vi.waitFor(() => expect(harness.upstream.count("batchExport")).toBe(4));
+    release();
+    expect((await Promise.all(both)).map((response) => response.status)).toEqual([200, 200]);
+    const [, , third, fourth] = signals();
+    expect(third).not.toBe(fourth);
+    expect([third, fourth]).toContain(first);
+    expect(signals().every((signal) => signal?.aborted === false)).toBe(true);
+
+    // A call the deadline aborted keeps its signal: the next call gets one that is not aborted.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    harness.upstream.script.batchExport = () => new Promise(() => {});
+    const timedOut = post(harness, exportBody(1));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect((await timedOut).status).toBe(504);
+    const aborted = signals().at(-1);
+    expect(aborted?.aborted).toBe(true);
+    delete harness.upstream.script.batchExport;
+    expect((await post(harness, exportBody(1))).status).toBe(200);
+    const next = signals().at(-1);
+    expect(next).not.toBe(aborted);
+    expect(next?.aborted).toBe(false);
   });
 
   it("passes CPH's answers on byte for byte, fields it does not know included", async () => {
