@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { SpawnedEmulator } from "@cph-export/emulator";
@@ -67,15 +68,26 @@ describe("interrupting and resuming (process level)", () => {
       "--batch-size",
       "4",
     ];
+    let meanwhile: ReturnType<typeof runCli> | undefined;
     const first = await runCli(args, {
       env: emulatorEnv(emulator),
       onSpawn: (child) => {
         void until(
           async () => (await ledgerOf(emulator, "int-")).length === phones.length,
           "the 12 jobs",
-        ).then(() => child.kill("SIGINT"));
+        ).then(async () => {
+          // A second run on the same journal while the first waits: refused before sending anything.
+          meanwhile = runCli(args, { env: emulatorEnv(emulator) });
+          await meanwhile;
+          child.kill("SIGINT");
+        });
       },
     });
+    const refused = await meanwhile!;
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/journal .*int\.journal is in use by another run \(pid \d+ on /);
+    expect((await ledgerOf(emulator, "int-")).length).toBe(phones.length);
+    expect(existsSync(`${journal}.lock`)).toBe(false);
     expect(first.code).toBe(130);
     expect(first.stderr).toMatch(/interrupted: all 12 phones have a result; the journal .* is saved/);
     expect((JSON.parse(first.stdout) as Array<{ state: string }>).map((row) => row.state)).toEqual(

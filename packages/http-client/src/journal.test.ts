@@ -1,9 +1,10 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StorageInfo } from "@cph-export/core";
 import { errors } from "undici";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   acceptAll,
   BATCH_PATH,
@@ -168,6 +169,66 @@ describe("journal", () => {
     notes.length = 0;
     expect(byIndex(await run()).map((r) => r.fromJournal)).toEqual([true, true, true]);
     expect(notes.filter((e) => e.type === "journal")).toEqual([]);
+  });
+
+  it("refuses a journal another run is using, and frees it when that run ends", async () => {
+    const first = mockCph((request) => acceptAll(request));
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    async function* slow(): AsyncGenerator<StorageInfo> {
+      yield storageInfo(phone(0));
+      await gate;
+      yield storageInfo(phone(1));
+    }
+    const running = collect(mockClient(first.agent).exportMany(slow(), { journal, batchSize: 1 }));
+    const lock = `${journal}.lock`;
+    await vi.waitFor(() => expect(existsSync(lock)).toBe(true));
+    expect(JSON.parse(readFileSync(lock, "utf8"))).toMatchObject({ pid: process.pid, host: hostname() });
+    const second = mockCph((request) => acceptAll(request));
+    await expect(collect(mockClient(second.agent).exportMany(infos(3), { journal }))).rejects.toThrow(
+      new RegExp(`in use by another run \\(pid ${process.pid} on .*delete .*export\\.journal\\.lock`),
+    );
+    expect(second.requests).toHaveLength(0);
+    release();
+    expect(await running).toHaveLength(2);
+    expect(existsSync(lock)).toBe(false);
+    // Free again: the next run resumes from it.
+    const third = mockCph((request) => acceptAll(request));
+    expect(
+      byIndex(await collect(mockClient(third.agent).exportMany(infos(3), { journal }))).map(
+        (r) => r.fromJournal ?? false,
+      ),
+    ).toEqual([true, true, false]);
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it("takes over the lock of a run that is no longer running, with a note, but not one of another host", async () => {
+    const child = spawnSync(process.execPath, ["-e", ""]);
+    const lock = `${journal}.lock`;
+    writeFileSync(
+      lock,
+      JSON.stringify({ pid: child.pid, host: hostname(), time: "2026-01-01T00:00:00.000Z" }),
+    );
+    const notes: ClientEvent[] = [];
+    const { agent, requests } = mockCph((request) => acceptAll(request));
+    const client = mockClient(agent, { onEvent: (e) => notes.push(e) });
+    expect(await collect(client.exportMany(infos(1), { journal }))).toHaveLength(1);
+    expect(requests).toHaveLength(1);
+    expect(notes.filter((e) => e.type === "journal").map((e) => e.message)).toEqual([
+      expect.stringMatching(new RegExp(`left by a run \\(pid ${child.pid}, .*no longer running; taken over`)),
+    ]);
+    expect(existsSync(lock)).toBe(false);
+
+    writeFileSync(lock, JSON.stringify({ pid: 1, host: "build-box-7", time: "2026-01-01T00:00:00.000Z" }));
+    await expect(collect(client.exportMany(infos(2), { journal }))).rejects.toThrow(
+      /in use by another run \(pid 1 on build-box-7, since 2026-01-01/,
+    );
+    writeFileSync(lock, "garbage");
+    await expect(collect(client.exportMany(infos(2), { journal }))).rejects.toThrow(/in use by another run:/);
+    expect(requests).toHaveLength(1);
+    expect(readFileSync(lock, "utf8")).toBe("garbage");
   });
 
   it("refuses a journal with a broken line that a crash cannot explain", async () => {
