@@ -328,9 +328,8 @@ export async function* exportMany(
   const concurrency = wholeNumber(options.concurrency, DEFAULT_CONCURRENCY, 1, 1_000, "concurrency");
   const waitOptions = options.wait === true ? {} : options.wait || undefined;
   const iterator = iteratorOf(source);
-  const journal = options.journal
-    ? await Journal.open(options.journal, { projectId: context.projectId, onNote: context.note })
-    : undefined;
+  // Opened once everything that may throw is built (see below): an open journal holds its lock.
+  let journal: Journal | undefined;
 
   const counts: ExportProgress = {
     read: 0,
@@ -375,9 +374,6 @@ export async function* exportMany(
     stop.abort();
   };
   const onAbort = () => stop.abort();
-  options.signal?.addEventListener("abort", onAbort, { once: true });
-  if (options.signal?.aborted) stop.abort();
-  stop.signal.addEventListener("abort", wake, { once: true });
 
   const push = (result: PhoneResult) => {
     ready.push(result);
@@ -501,6 +497,11 @@ export async function* exportMany(
     inFlight.add(task);
   };
 
+  if (options.journal)
+    journal = await Journal.open(options.journal, { projectId: context.projectId, onNote: context.note });
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.signal?.aborted) stop.abort();
+  stop.signal.addEventListener("abort", wake, { once: true });
   try {
     let index = 0;
     // Results waiting for the consumer above this stop the reading, so memory stays bounded even

@@ -204,6 +204,15 @@ describe("journal", () => {
     expect(existsSync(lock)).toBe(false);
   });
 
+  it("leaves no lock behind when the run fails before it starts", async () => {
+    const { agent, requests } = mockCph((request) => acceptAll(request));
+    const broken = mockClient(agent, { validation: { maxBodyBytes: 10 } });
+    await expect(collect(broken.exportMany(infos(1), { journal }))).rejects.toThrow();
+    expect(existsSync(`${journal}.lock`)).toBe(false);
+    expect(await collect(mockClient(agent).exportMany(infos(1), { journal }))).toHaveLength(1);
+    expect(requests).toHaveLength(1);
+  });
+
   it("takes over the lock of a run that is no longer running, with a note, but not one of another host", async () => {
     const child = spawnSync(process.execPath, ["-e", ""]);
     const lock = `${journal}.lock`;

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { type FileHandle, link, open, readFile, rm, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
+import { type FileHandle, open } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { CphError } from "@cph-export/core";
+import { acquireJournalLock, type JournalLock } from "./journal-lock.js";
 import type { PhoneResult, PhoneState } from "./types.js";
 
 /**
@@ -162,12 +162,12 @@ export class Journal {
   readonly runId: string;
   readonly index: Map<string, JournalEntry>;
   readonly #handle: FileHandle;
-  readonly #lock: string;
+  readonly #lock: JournalLock;
   #pending: Array<{ text: string; resolve: () => void; reject: (error: unknown) => void }> = [];
   #flushing: Promise<void> | undefined;
   #batches = 0;
 
-  private constructor(path: string, handle: FileHandle, lock: string, index: Map<string, JournalEntry>) {
+  private constructor(path: string, handle: FileHandle, lock: JournalLock, index: Map<string, JournalEntry>) {
     this.path = path;
     this.#handle = handle;
     this.#lock = lock;
@@ -183,12 +183,12 @@ export class Journal {
     path: string,
     options: { projectId: string; onNote: (note: string) => void },
   ): Promise<Journal> {
-    const lock = await acquireLock(path, options.onNote);
+    const lock = await acquireJournalLock(path, options.onNote);
     let handle: FileHandle;
     try {
       handle = await open(path, "a+");
     } catch (cause) {
-      await rm(lock, { force: true });
+      await lock.release();
       throw new CphError(
         "ERR_CPH_VALIDATION",
         `journal ${path}: cannot open it for appending (${(cause as Error).message})`,
@@ -214,7 +214,7 @@ export class Journal {
       return journal;
     } catch (error) {
       await handle.close();
-      await rm(lock, { force: true });
+      await lock.release();
       throw error;
     }
   }
@@ -289,99 +289,7 @@ export class Journal {
       while (this.#flushing) await this.#flushing;
       await this.#handle.close();
     } finally {
-      await rm(this.#lock, { force: true });
+      await this.#lock.release();
     }
-  }
-}
-
-interface LockHolder {
-  pid: number;
-  host: string;
-  time: string;
-}
-
-/** Whether a process of this host is running (one of another user's counts). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-async function readHolder(lock: string): Promise<LockHolder | "gone" | undefined> {
-  let text: string;
-  try {
-    text = await readFile(lock, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "gone";
-    return undefined;
-  }
-  try {
-    const value = JSON.parse(text) as Partial<LockHolder>;
-    if (Number.isSafeInteger(value.pid) && typeof value.host === "string" && typeof value.time === "string")
-      return value as LockHolder;
-  } catch {
-    // Unreadable: treated as held, and named in the error.
-  }
-  return undefined;
-}
-
-/**
- * Creates `<journal>.lock` (exclusively) with this process's pid, host and time. A lock left by a
- * run of this host that is no longer running (killed, or crashed) is taken over with a note; a
- * lock held by a running process, by another host (which cannot be checked from here), or that
- * cannot be read, is refused: two runs on one journal would each send the phones the other sent.
- */
-async function acquireLock(path: string, onNote: (note: string) => void): Promise<string> {
-  const lock = `${path}.lock`;
-  const host = hostname();
-  const mine = `${JSON.stringify({ pid: process.pid, host, time: new Date().toISOString() })}\n`;
-  for (let attempt = 1; ; attempt++) {
-    // Written whole beside it, then linked into place: the lock appears with its content or not at all.
-    const draft = `${lock}.${process.pid}.${randomUUID().slice(0, 8)}`;
-    try {
-      await writeFile(draft, mine, { flag: "wx" });
-      await link(draft, lock).catch(async (error: NodeJS.ErrnoException) => {
-        // A file system without hard links (FAT, some network shares): created exclusively instead.
-        if (error.code === "EEXIST") throw error;
-        await writeFile(lock, mine, { flag: "wx" });
-      });
-      return lock;
-    } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw new CphError(
-          "ERR_CPH_VALIDATION",
-          `journal ${path}: cannot create its lock file ${lock} (${(cause as Error).message})`,
-          { cause },
-        );
-      }
-    } finally {
-      await rm(draft, { force: true });
-    }
-    const holder = await readHolder(lock);
-    if (holder === "gone" && attempt < 3) continue;
-    if (
-      holder !== undefined &&
-      holder !== "gone" &&
-      holder.host === host &&
-      !isRunning(holder.pid) &&
-      attempt < 3
-    ) {
-      await rm(lock, { force: true });
-      onNote(
-        `the lock of journal ${path} was left by a run (pid ${holder.pid}, ${holder.time}) that is no longer running; taken over`,
-      );
-      continue;
-    }
-    const who =
-      holder === undefined || holder === "gone"
-        ? "another run"
-        : `another run (pid ${holder.pid} on ${holder.host}, since ${holder.time})`;
-    throw new CphError(
-      "ERR_CPH_VALIDATION",
-      `journal ${path} is in use by ${who}: two runs on one journal could export phones twice. Wait for that run to end; if no run is using the journal, delete ${lock}`,
-    );
   }
 }
