@@ -492,8 +492,12 @@ describe("what goes upstream and comes back", () => {
   it("gives calls in flight signals of their own, reusing one only after a call that was not aborted", async () => {
     const harness = testApp();
     const signals = () => harness.upstream.calls.map((call) => call.options?.signal);
+    // A controller is spare once the event loop turned after its call.
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
     await post(harness, exportBody(1));
+    await turn();
     await post(harness, exportBody(1));
+    await turn();
     const [first, second] = signals();
     expect(second).toBe(first);
     let release: () => void = () => {};
@@ -522,6 +526,7 @@ describe("what goes upstream and comes back", () => {
     const aborted = signals().at(-1);
     expect(aborted?.aborted).toBe(true);
     delete harness.upstream.script.batchExport;
+    await turn();
     expect((await post(harness, exportBody(1))).status).toBe(200);
     const next = signals().at(-1);
     expect(next).not.toBe(aborted);

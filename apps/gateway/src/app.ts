@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import { getEventListeners } from "node:events";
 import type { IncomingMessage } from "node:http";
 import {
   buildBatchExportRequest,
@@ -83,6 +84,12 @@ const JSON_HEADERS = { "Content-Type": "application/json; charset=UTF-8" };
 const REPLAYED_HEADER = "Idempotent-Replayed";
 /** How many upstream calls one AbortController serves at most (see `spareControllers`). */
 const MAX_CONTROLLER_USES = 10_000;
+
+/** An AbortController for upstream calls, and how many it served. */
+interface Lease {
+  controller: AbortController;
+  uses: number;
+}
 
 /**
  * The headers of hono's `secureHeaders()` with its defaults, on every answer. Written out so that
@@ -384,11 +391,29 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
   /**
    * AbortControllers of calls that ended without being aborted, for the next calls: making an
    * AbortSignal, and undici's first listener on it, cost the gateway about a tenth of its CPU time
-   * per request on the benchmark load. A call owns its controller alone while it runs, and every
-   * listener on the signal (undici's, the http-client's) is removed when the call settles, so a
-   * reused signal carries nothing over. Each is reused a bounded number of times all the same.
+   * per request on the benchmark load. A call owns its controller alone while it runs. undici takes
+   * its listener off the signal a little after the call settled, so a controller waits for the
+   * event loop to turn (`cooling`) before it is spare, and is only taken when no listener is left
+   * on its signal (one that still has one is dropped). Each serves a bounded number of calls.
    */
-  const spareControllers: Array<{ controller: AbortController; uses: number }> = [];
+  const spareControllers: Lease[] = [];
+  let cooling: Lease[] = [];
+
+  function leaseController(): Lease {
+    for (let lease = spareControllers.pop(); lease !== undefined; lease = spareControllers.pop()) {
+      if (getEventListeners(lease.controller.signal, "abort").length === 0) return lease;
+    }
+    return { controller: new AbortController(), uses: 0 };
+  }
+
+  function recycle(lease: Lease): void {
+    if (lease.controller.signal.aborted || ++lease.uses >= MAX_CONTROLLER_USES) return;
+    if (cooling.push(lease) > 1) return;
+    setImmediate(() => {
+      for (const cooled of cooling) if (spareControllers.length < 1024) spareControllers.push(cooled);
+      cooling = [];
+    });
+  }
 
   /** Runs one upstream call under the per-request deadline; the call is aborted when it passes. */
   async function withDeadline<T>(
@@ -396,7 +421,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     operation: string,
     call: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    const lease = spareControllers.pop() ?? { controller: new AbortController(), uses: 0 };
+    const lease = leaseController();
     const { controller } = lease;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -435,8 +460,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
       throw error;
     } finally {
       clearTimeout(timer);
-      if (!controller.signal.aborted && ++lease.uses < MAX_CONTROLLER_USES && spareControllers.length < 1024)
-        spareControllers.push(lease);
+      recycle(lease);
       const elapsedMs = performance.now() - started;
       c.set("upstreamMs", Math.round(elapsedMs * 1000) / 1000);
       metrics.upstreamLatency.observe({ operation, outcome }, elapsedMs / 1000);
