@@ -96,10 +96,11 @@ const THROTTLE_CODES = new Set(["APIGW.0308", "APIG.0308"]);
 
 /**
  * Answers of cph-gateway (this toolkit's HTTP facade) given before anything was forwarded to CPH:
- * the caller is over its rate limit, a request with the same Idempotency-Key is still in flight,
- * CPH could not be reached (nothing was sent), or the gateway's state store is down.
+ * the caller is over its rate limit, CPH could not be reached (nothing was sent), or the gateway's
+ * state store is down. (Not `CPHGW.4091`, "the same Idempotency-Key is in flight": that request was
+ * not forwarded, but the one in flight with the same key may be doing its work.)
  */
-const GATEWAY_NOT_FORWARDED_CODES = new Set(["CPHGW.4291", "CPHGW.4091", "CPHGW.5021", "CPHGW.5032"]);
+const GATEWAY_NOT_FORWARDED_CODES = new Set(["CPHGW.4291", "CPHGW.5021", "CPHGW.5032"]);
 
 /**
  * True only where the answer proves the request was not processed: throttling, the gateway

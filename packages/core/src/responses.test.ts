@@ -328,14 +328,14 @@ describe("toCphError", () => {
     for (const [status, code] of [
       [502, "CPHGW.5021"],
       [503, "CPHGW.5032"],
-      [409, "CPHGW.4091"],
       [429, "CPHGW.4291"],
     ] as const) {
       expect(gateway(status, code).retryableFor("POST"), code).toBe(true);
       expect(isTransientErrorCode(code), code).toBe(true);
     }
-    // Sent, outcome unknown; or refused for what the request says.
+    // Sent, outcome unknown; the same key's request in flight; or refused for what the request says.
     for (const [status, code] of [
+      [409, "CPHGW.4091"],
       [502, "CPHGW.5022"],
       [504, "CPHGW.5041"],
       [502, "CPHGW.5023"],

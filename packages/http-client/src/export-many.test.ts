@@ -183,6 +183,27 @@ describe("exportMany", () => {
     expect(requests).toHaveLength(2);
   });
 
+  it("through cph-gateway: retries what it did not forward, rejected at last; unknown when the same key is in flight", async () => {
+    const faults: Record<string, () => Reply> = {
+      [phone(0)]: () => cphError(502, "CPHGW.5021", "the upstream could not be reached"),
+      [phone(2)]: () => cphError(409, "CPHGW.4091", "a request with this Idempotency-Key is still in flight"),
+    };
+    const { agent, requests } = mockCph((request) => faults[phonesOf(request)[0]!]?.() ?? acceptAll(request));
+    const client = mockClient(agent, { retry: { maxAttempts: 3 } });
+    const results = byIndex(await collect(client.exportMany(infos(4), { batchSize: 2, concurrency: 1 })));
+    expect(results.map((r) => [r.state, r.errorCode])).toEqual([
+      ["rejected", "CPHGW.5021"],
+      ["rejected", "CPHGW.5021"],
+      ["unknown", "outcome_unknown"],
+      ["unknown", "outcome_unknown"],
+    ]);
+    expect(results[2]!.errorMessage).toMatch(
+      /same Idempotency-Key is in flight and may be exporting these phones/,
+    );
+    // Three attempts for the batch CPH never saw, one for the other: it was not resent.
+    expect(requests.map((request) => phonesOf(request)[0])).toEqual([phone(0), phone(0), phone(0), phone(2)]);
+  });
+
   it("with wait, follows accepted phones to succeeded or failed before yielding them", async () => {
     const polls = new Map<string, number>();
     const { agent } = mockCph((request) => {

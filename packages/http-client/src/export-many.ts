@@ -62,11 +62,21 @@ function wholeNumber(
   return result;
 }
 
+/** cph-gateway: a request with the same Idempotency-Key is in flight (its outcome is this one's). */
+const SAME_KEY_IN_FLIGHT = "CPHGW.4091";
+
 /** The results of a request that failed after its retries: `rejected` when the answer proves nothing was done, else `unknown`. */
 export function failedResults(infos: readonly StorageInfo[], error: unknown): PhoneResult[] {
   let shared: Pick<PhoneResult, "state" | "errorCode" | "errorMessage" | "requestId">;
   if (error instanceof CphNetworkError && error.phase === "connect") {
     shared = { state: "rejected", errorCode: RESULT_CODES.notSent, errorMessage: error.message };
+  } else if (error instanceof CphApiError && error.errorCode === SAME_KEY_IN_FLIGHT) {
+    shared = {
+      state: "unknown",
+      errorCode: RESULT_CODES.outcomeUnknown,
+      errorMessage: `${error.message}: a request with the same Idempotency-Key is in flight and may be exporting these phones; send again with the same key to get its answer`,
+      requestId: error.requestId,
+    };
   } else if (error instanceof CphApiError && (error.status < 500 || error.retryable)) {
     shared = {
       state: "rejected",
