@@ -533,7 +533,7 @@ describe("what goes upstream and comes back", () => {
     expect(next?.aborted).toBe(false);
   });
 
-  it("passes CPH's answers on byte for byte, fields it does not know included", async () => {
+  it("passes CPH's answer text on as it came, fields it does not know included", async () => {
     const harness = testApp();
     const raw = '{"request_id":"up-1","jobs":[{"phone_id":"phone0000","job_id":"j-1","new_field":[1,2]}]}\n';
     harness.upstream.script.batchExport = async () => ({ bodyText: raw });

@@ -543,6 +543,17 @@ describe("send", () => {
         body,
       }),
     ).toEqual(["request.headers.Authorization", "request.headers.X-Bad"]);
+    // Written otherwise than URL would send it: dot segments (which could leave the endpoint's
+    // path), a fragment.
+    for (const url of [`${CPH_ORIGIN}/v1/x/../../admin`, `${CPH_ORIGIN}${JOBS_PATH}/j1#frag`])
+      expect(await issues({ method: "GET", url, headers: {} }), url).toEqual(["request.url"]);
+    const twice = await client
+      .send(
+        { method: "GET", url: `${CPH_ORIGIN}${JOBS_PATH}/j1`, headers: { "X-Trace": "a" } },
+        { headers: { "x-trace": "b" } },
+      )
+      .catch((e: unknown) => e);
+    expect((twice as CphValidationError).issues.map((issue) => issue.path)).toEqual(["headers.x-trace"]);
     expect(requests).toHaveLength(0);
   });
 });

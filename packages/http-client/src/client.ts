@@ -329,12 +329,19 @@ class Client implements CphClient {
   async send(request: HttpRequest, options: RequestOptions = {}): Promise<HttpResponseData> {
     const headers = extraHeaders(options.headers);
     const target = typeof request.url === "string" ? this.#targetOf(request.url) : undefined;
-    const checked = this.#checkedRequest(request, target);
+    const checked = this.#checkedRequest(request, target, headers);
     return this.#send(checked, { signal: options.signal, headers, target });
   }
 
-  /** A copy of a request given to `send`, or a `CphValidationError` naming what is wrong with it. */
-  #checkedRequest(request: HttpRequest, target: RequestTarget | undefined): HttpRequest {
+  /**
+   * A copy of a request given to `send` (its body too, so that a change by the caller cannot alter
+   * a request being retried), or a `CphValidationError` naming what is wrong with it.
+   */
+  #checkedRequest(
+    request: HttpRequest,
+    target: RequestTarget | undefined,
+    extra: Readonly<Record<string, string>> | undefined,
+  ): HttpRequest {
     const problems: ValidationIssue[] = [];
     const problem = (path: string, message: string) =>
       problems.push({ code: "invalid_type", path, message, severity: "error" });
@@ -342,9 +349,17 @@ class Client implements CphClient {
     if (method !== "GET" && method !== "POST") problem("request.method", "the method must be GET or POST");
     else if (method === "POST" ? !(body instanceof Uint8Array) : body !== undefined)
       problem("request.body", `a ${method} request ${method === "POST" ? "needs" : "has no"} body bytes`);
-    // Only under the endpoint: the request is sent with this client's credentials.
-    if (target === undefined || !url.startsWith(`${this.endpoint}/`))
-      problem("request.url", `the URL must be under this client's endpoint ${this.endpoint}/`);
+    // Only under the endpoint, and written as it will be sent (no dot segments, fragment or odd
+    // escapes for URL to change): the request goes with this client's credentials, signed as written.
+    if (
+      target === undefined ||
+      `${target.origin}${target.path}` !== url ||
+      !url.startsWith(`${this.endpoint}/`)
+    )
+      problem(
+        "request.url",
+        `the URL must be under this client's endpoint ${this.endpoint}/, in normal form (as core's builders write it)`,
+      );
     let headers: Record<string, string> = {};
     try {
       headers = requestHeaders(request.headers ?? {});
@@ -352,8 +367,15 @@ class Client implements CphClient {
       if (!(error instanceof CphValidationError)) throw error;
       problems.push(...error.issues);
     }
+    if (extra !== undefined) {
+      const names = new Set(Object.keys(headers).map((name) => name.toLowerCase()));
+      for (const name of Object.keys(extra)) {
+        if (names.has(name.toLowerCase()))
+          problem(`headers.${name.slice(0, 64)}`, `${name} is in request.headers already; give it once`);
+      }
+    }
     if (problems.length > 0) throw new CphValidationError(problems);
-    return body === undefined ? { method, url, headers } : { method, url, headers, body };
+    return body === undefined ? { method, url, headers } : { method, url, headers, body: body.slice() };
   }
 
   /** The batch-storage URL (the same on every call) split once; any other URL split each time. */

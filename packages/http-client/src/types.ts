@@ -218,11 +218,12 @@ export interface CphClient {
   /**
    * Sends one CPH request as built by core (`buildBatchExportRequest`, `buildShowJobRequest`,
    * `buildListJobsRequest`) with this client's credentials, retries and transport, and resolves
-   * the 2xx answer untouched (status, headers, body text): for a proxy or gateway that passes CPH's
-   * answers on as they came. Nothing in the request is validated; build it from validated input.
-   * Its URL must be under `endpoint` (credentials go nowhere else), its method GET or POST (with a
-   * body), and its headers may not carry what the client sets (credentials, User-Agent...): else a
-   * `CphValidationError` is thrown before anything is sent. Throws `CphError` for HTTP errors and
+   * the 2xx answer unparsed (status, headers, body text read as UTF-8): for a proxy or gateway that
+   * passes CPH's answers on as they came. Nothing in the body is validated; build it from validated
+   * input. Its URL must be under `endpoint` and in normal form (credentials go nowhere else), its
+   * method GET or POST (with a body), and its headers may not carry what the client sets
+   * (credentials, User-Agent...) nor repeat one of `options.headers`: else a `CphValidationError`
+   * is thrown before anything is sent. Throws `CphError` for HTTP errors and
    * transport failures, like the other calls.
    */
   send(request: HttpRequest, options?: RequestOptions): Promise<HttpResponseData>;
