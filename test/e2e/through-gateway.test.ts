@@ -17,6 +17,16 @@ const CALLER_SK = "e2e-team-secret-key-never-printed";
 const MISSING_PHONE = "ffffffffffffffffffffffffffff0001";
 
 const gatewayBin = join(repoRoot, "apps/gateway/bin/cph-gateway.js");
+/** The one caller of the gateways of these tests. */
+const CALLER = {
+  name: "e2e-team",
+  accessKey: CALLER_AK,
+  secretKeyEnv: "E2E_CALLER_SK",
+  projects: [PROJECT],
+  buckets: ["team-*"],
+  objectPathPrefixes: ["e2e/"],
+  requestsPerMinute: 10_000,
+};
 const cliBin = join(repoRoot, "packages/cli/bin/cph-export.js");
 
 const phones = Array.from(
@@ -62,17 +72,7 @@ beforeAll(async () => {
     join(dir, "gateway.json"),
     JSON.stringify({
       upstream: { endpoint: emulator.url, projectId: PROJECT, timeoutMs: 10_000 },
-      callers: [
-        {
-          name: "e2e-team",
-          accessKey: CALLER_AK,
-          secretKeyEnv: "E2E_CALLER_SK",
-          projects: [PROJECT],
-          buckets: ["team-*"],
-          objectPathPrefixes: ["e2e/"],
-          requestsPerMinute: 10_000,
-        },
-      ],
+      callers: [CALLER],
     }),
   );
   gateway = await startService(
@@ -206,17 +206,7 @@ describe("cph-export through cph-gateway to cph-emulator", () => {
           timeoutMs: 5000,
           maxAttempts: 1,
         },
-        callers: [
-          {
-            name: "e2e-team",
-            accessKey: CALLER_AK,
-            secretKeyEnv: "E2E_CALLER_SK",
-            projects: [PROJECT],
-            buckets: ["team-*"],
-            objectPathPrefixes: ["e2e/"],
-            requestsPerMinute: 10_000,
-          },
-        ],
+        callers: [CALLER],
       }),
     );
     const down = await startService(

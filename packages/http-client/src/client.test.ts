@@ -24,6 +24,7 @@ import {
   PASSWORD_CREDENTIALS,
   PROJECT_ID,
   phone,
+  type SeenRequest,
   storageInfo,
   TOKEN_CREDENTIALS,
 } from "./test-support/mock-cph.js";
@@ -31,6 +32,20 @@ import type { ClientEvent } from "./types.js";
 import { DEFAULT_USER_AGENT, VERSION } from "./version.js";
 
 const JOB = { job_id: "job-1", phone_id: phone(1), status: 2 };
+
+/** Verifies a request seen by the mock as signed with AKSK_CREDENTIALS (and the security token, if given). */
+function verifyAkSk(sent: SeenRequest, securityToken?: string) {
+  return verifySignature({
+    method: sent.method,
+    url: sent.path,
+    headers: sent.headers,
+    body: sent.body,
+    lookup: (accessKey) =>
+      accessKey === "AKTESTEXAMPLE000001"
+        ? { accessKey, secretKey: "sk-very-secret-000001", ...(securityToken ? { securityToken } : {}) }
+        : undefined,
+  });
+}
 
 afterEach(() => {
   vi.useRealTimers();
@@ -66,17 +81,7 @@ describe("credentials", () => {
     expect(sent.headers["authorization"]).toMatch(
       /SignedHeaders=content-type;host;x-project-id;x-sdk-date;x-security-token,/,
     );
-    const verdict = await verifySignature({
-      method: sent.method,
-      url: sent.path,
-      headers: sent.headers,
-      body: sent.body,
-      lookup: (accessKey) =>
-        accessKey === "AKTESTEXAMPLE000001"
-          ? { accessKey, secretKey: "sk-very-secret-000001", securityToken: "sts-token-secret-0001" }
-          : undefined,
-    });
-    expect(verdict).toMatchObject({ ok: true });
+    expect(await verifyAkSk(sent, "sts-token-secret-0001")).toMatchObject({ ok: true });
     // A tampered body must not verify: the signature covers the bytes.
     const tampered = await verifySignature({
       method: sent.method,
@@ -476,15 +481,7 @@ describe("send", () => {
     expect(sent.headers["x-request-id"]).toBe("trace-1");
     expect(sent.headers["user-agent"]).toBe(DEFAULT_USER_AGENT);
     expect(Buffer.from(sent.body).equals(Buffer.from(request.body!))).toBe(true);
-    const verdict = await verifySignature({
-      method: sent.method,
-      url: sent.path,
-      headers: sent.headers,
-      body: sent.body,
-      lookup: (accessKey) =>
-        accessKey === "AKTESTEXAMPLE000001" ? { accessKey, secretKey: "sk-very-secret-000001" } : undefined,
-    });
-    expect(verdict).toMatchObject({ ok: true });
+    expect(await verifyAkSk(sent)).toMatchObject({ ok: true });
     // The caller's request object is not changed by sending it.
     expect(request.headers).toEqual({ "Content-Type": "application/json" });
   });
