@@ -146,11 +146,17 @@ class Client implements CphClient {
     this.#dispatcher = options.dispatcher ?? createDefaultDispatcher(this.#timeouts);
   }
 
-  /** Sends an event to `onEvent`; `event` may be a function so that nothing is built without a listener. */
-  #emit(event: ClientEvent | (() => ClientEvent)): void {
+  /**
+   * Sends an event to `onEvent`. Events of the request loop come as their type and a function that
+   * builds them, so that nothing is built for a type nobody listens to.
+   */
+  #emit(event: ClientEvent): void;
+  #emit(type: ClientEvent["type"], build: () => ClientEvent): void;
+  #emit(eventOrType: ClientEvent | ClientEvent["type"], build?: () => ClientEvent): void {
     if (!this.#onEvent) return;
-    if (typeof event === "function") event = event();
-    if (this.#eventTypes !== undefined && !this.#eventTypes.has(event.type)) return;
+    const type = typeof eventOrType === "string" ? eventOrType : eventOrType.type;
+    if (this.#eventTypes !== undefined && !this.#eventTypes.has(type)) return;
+    const event = typeof eventOrType === "string" ? (build as () => ClientEvent)() : eventOrType;
     const secrets = this.#auth.secrets();
     const safe: ClientEvent = { ...event };
     if (safe.url !== undefined) safe.url = redactText(safe.url, secrets);
@@ -213,14 +219,14 @@ class Client implements CphClient {
         const headers = Object.assign({}, outgoing.headers);
         headers["User-Agent"] = this.#userAgent;
         outgoing = { ...outgoing, headers };
-        this.#emit(() => ({ type: "request", method: request.method, url: shownUrl, attempt }));
+        this.#emit("request", () => ({ type: "request", method: request.method, url: shownUrl, attempt }));
         const response = await sendRequest(outgoing, {
           dispatcher: this.#dispatcher,
           timeouts: this.#timeouts,
           signal,
           target,
         });
-        this.#emit(() => ({
+        this.#emit("response", () => ({
           type: "response",
           method: request.method,
           url: shownUrl,
@@ -247,7 +253,7 @@ class Client implements CphClient {
         // Tokens can be revoked before they expire: fetch a new one once and try again, never more.
         refreshed = true;
         attempt--;
-        this.#emit(() => ({
+        this.#emit("retry", () => ({
           type: "retry",
           method: request.method,
           url: shownUrl,
@@ -270,7 +276,7 @@ class Client implements CphClient {
         attempt,
         error instanceof CphApiError ? error.retryAfterMs : undefined,
       );
-      this.#emit(() => ({
+      this.#emit("retry", () => ({
         type: "retry",
         method,
         url: shownUrl,
