@@ -34,6 +34,7 @@ export const ISSUE_CODES = [
   "request_ids_empty",
   "request_ids_too_many",
   "request_id_invalid",
+  "job_id_invalid",
   "offset_invalid",
   "limit_invalid",
 ] as const;

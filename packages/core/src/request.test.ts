@@ -39,6 +39,15 @@ const unvalidatedInfoArb: fc.Arbitrary<StorageInfo> = fc.record(
   { requiredKeys: ["phone_id", "include_files", "bucket_name", "object_path"] },
 );
 
+/** Ids of jobs and requests: any text, and above all the characters URLs treat apart. */
+const idText = fc.oneof(
+  anyText,
+  fc.string({
+    unit: fc.constantFrom("'", "a", ".", "%", " ", "#", "?", "/", "!", "*", "(", "~", "\\", "é"),
+    maxLength: 8,
+  }),
+);
+
 function catchValidation(run: () => unknown): CphValidationError {
   try {
     run();
@@ -233,6 +242,23 @@ describe("buildShowJobRequest", () => {
     expect(catchValidation(() => buildShowJobRequest({ ...target, jobId: "" })).issues[0]?.path).toBe(
       "jobId",
     );
+    for (const jobId of [".", "..", "a\uD800"])
+      expect(catchValidation(() => buildShowJobRequest({ ...target, jobId })).issues[0]?.code, jobId).toBe(
+        "job_id_invalid",
+      );
+  });
+
+  // What the http-client's send() requires: the URL as written is the URL that will be sent.
+  test.prop([idText])("writes every job id it takes so that URL leaves the URL as it is", (jobId) => {
+    let url: string;
+    try {
+      url = buildShowJobRequest({ ...target, jobId }).url;
+    } catch (error) {
+      expect(error).toBeInstanceOf(CphValidationError);
+      return;
+    }
+    expect(new URL(url).href).toBe(url);
+    expect(decodeURIComponent(new URL(url).pathname.split("/").at(-1) as string)).toBe(jobId);
   });
 });
 
@@ -250,6 +276,21 @@ describe("buildListJobsRequest", () => {
     expect(url.searchParams.get("offset")).toBe(String(offset));
     expect(url.searchParams.get("limit")).toBe(String(limit));
   });
+
+  test.prop([fc.array(idText, { minLength: 1, maxLength: 20 })])(
+    "writes every request id it takes so that URL leaves the URL as it is, and reads them back",
+    (requestIds) => {
+      let url: string;
+      try {
+        url = buildListJobsRequest({ ...target, requestIds }).url;
+      } catch (error) {
+        expect(error).toBeInstanceOf(CphValidationError);
+        return;
+      }
+      expect(new URL(url).href).toBe(url);
+      expect(new URL(url).searchParams.get("request_ids")?.split(",")).toEqual(requestIds);
+    },
+  );
 
   it("defaults to offset 0 and limit 100", () => {
     expect(buildListJobsRequest({ ...target, requestIds: ["a", "b"] }).url).toBe(

@@ -74,7 +74,24 @@ export function buildShowJobRequest(options: Target & { jobId: string }): HttpRe
     throw new CphValidationError([
       { code: "required", path: "jobId", message: "jobId is required", severity: "error" },
     ]);
+  // Left as they are by encodeURIComponent, these would be read as path segments: jobs/.. is /cloud-phone.
+  if (options.jobId === "." || options.jobId === "..")
+    throw new CphValidationError([
+      issue("job_id_invalid", "jobId", `a job id of ${options.jobId} would name another path`),
+    ]);
+  if (LONE_SURROGATE.test(options.jobId))
+    throw new CphValidationError([
+      issue("job_id_invalid", "jobId", "a job id must be well-formed Unicode (it has a lone surrogate)"),
+    ]);
   return { method: "GET", url: `${base(options)}/jobs/${encodeURIComponent(options.jobId)}`, headers: {} };
+}
+
+/** A UTF-16 surrogate without its pair: not text, and encodeURIComponent throws on it. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** A query value as the URL standard writes it: encodeURIComponent leaves `'`, which URL encodes. */
+function queryValue(value: string): string {
+  return encodeURIComponent(value).replaceAll("'", "%27");
 }
 
 export interface ListJobsQuery {
@@ -109,12 +126,12 @@ export function buildListJobsRequest(options: Target & ListJobsQuery): HttpReque
   }
   requestIds.forEach((id, index) => {
     // The ids travel comma-separated: an empty id or one with a comma would silently become other ids.
-    if (typeof id !== "string" || id.length === 0 || id.includes(",")) {
+    if (typeof id !== "string" || id.length === 0 || id.includes(",") || LONE_SURROGATE.test(id)) {
       problems.push(
         issue(
           "request_id_invalid",
           `requestIds[${index}]`,
-          "a request id must be a non-empty string without commas",
+          "a request id must be a non-empty string of well-formed Unicode without commas",
         ),
       );
     }
@@ -128,7 +145,7 @@ export function buildListJobsRequest(options: Target & ListJobsQuery): HttpReque
     );
   }
   if (problems.length > 0) throw new CphValidationError(problems);
-  const ids = requestIds.map(encodeURIComponent).join(",");
+  const ids = requestIds.map(queryValue).join(",");
   return {
     method: "GET",
     url: `${base(options)}/jobs?request_ids=${ids}&offset=${offset}&limit=${limit}`,
