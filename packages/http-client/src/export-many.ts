@@ -74,7 +74,7 @@ export function failedResults(infos: readonly StorageInfo[], error: unknown): Ph
     shared = {
       state: "unknown",
       errorCode: RESULT_CODES.outcomeUnknown,
-      errorMessage: `${error.message}: a request with the same Idempotency-Key is in flight and may be exporting these phones; send again with the same key to get its answer`,
+      errorMessage: `${error.message}: a request with the same Idempotency-Key is in flight and may be exporting these phones; look for their jobs or archives before sending them again`,
       requestId: error.requestId,
     };
   } else if (error instanceof CphApiError && (error.status < 500 || error.retryable)) {

@@ -1,7 +1,8 @@
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { StorageInfo } from "@cph-export/core";
 import { errors } from "undici";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -188,7 +189,9 @@ describe("journal", () => {
     expect(JSON.parse(readFileSync(lock, "utf8"))).toMatchObject({ pid: process.pid, host: hostname() });
     const second = mockCph((request) => acceptAll(request));
     await expect(collect(mockClient(second.agent).exportMany(infos(3), { journal }))).rejects.toThrow(
-      new RegExp(`in use by another run \\(pid ${process.pid} on .*delete .*export\\.journal\\.lock`),
+      new RegExp(
+        `in use by another run of this process \\(pid ${process.pid}\\).*delete .*export\\.journal\\.lock`,
+      ),
     );
     expect(second.requests).toHaveLength(0);
     release();
@@ -213,13 +216,21 @@ describe("journal", () => {
     expect(requests).toHaveLength(1);
   });
 
-  it("takes over the lock of a run that is no longer running, with a note, but not one of another host", async () => {
-    const child = spawnSync(process.execPath, ["-e", ""]);
+  it("takes over the lock of a run that was killed, with a note, but not one of another host", async () => {
+    // A process that locks the journal (as a run does) and is killed with SIGKILL.
+    const dist = pathToFileURL(join(import.meta.dirname, "../dist/journal-lock.js")).href;
+    const child = spawn(process.execPath, [
+      "--input-type=module",
+      "-e",
+      `const { acquireJournalLock } = await import(${JSON.stringify(dist)});
+       await acquireJournalLock(process.argv[1], () => {}); process.stdout.write("locked"); setInterval(() => {}, 1000);`,
+      journal,
+    ]);
+    await new Promise((resolve) => child.stdout.once("data", resolve));
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.once("exit", resolve));
     const lock = `${journal}.lock`;
-    writeFileSync(
-      lock,
-      JSON.stringify({ pid: child.pid, host: hostname(), time: "2026-01-01T00:00:00.000Z" }),
-    );
+    expect(existsSync(lock)).toBe(true);
     const notes: ClientEvent[] = [];
     const { agent, requests } = mockCph((request) => acceptAll(request));
     const client = mockClient(agent, { onEvent: (e) => notes.push(e) });
@@ -230,7 +241,10 @@ describe("journal", () => {
     ]);
     expect(existsSync(lock)).toBe(false);
 
-    writeFileSync(lock, JSON.stringify({ pid: 1, host: "build-box-7", time: "2026-01-01T00:00:00.000Z" }));
+    writeFileSync(
+      lock,
+      JSON.stringify({ pid: 1, host: "build-box-7", start: 0, time: "2026-01-01T00:00:00.000Z" }),
+    );
     await expect(collect(client.exportMany(infos(2), { journal }))).rejects.toThrow(
       /in use by another run \(pid 1 on build-box-7, since 2026-01-01/,
     );
