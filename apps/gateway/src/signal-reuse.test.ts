@@ -72,7 +72,6 @@ describe("upstream signals", () => {
     const statuses = await Promise.all(Array.from({ length: 20 }, post));
     expect(statuses.every((response) => response.status === 200)).toBe(true);
     expect(seen.every((call) => call.listeners === 0)).toBe(true);
-    expect(seen.every((call) => !call.signal.aborted)).toBe(true);
     // Reuse happens at all: fewer signals than calls.
     expect(new Set(seen.map((call) => call.signal)).size).toBeLessThan(seen.length);
     await client.close();
