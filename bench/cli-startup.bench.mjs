@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { median } from "./support.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = join(root, "packages", "cli", "bin", "cph-export.js");
@@ -41,12 +42,6 @@ for (let round = 0; round < WARMUP + RUNS; round++) {
     if (round >= WARMUP) samples[name].push(elapsed);
   }
 }
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
 
 const base = median(samples.baseline);
 console.log(`baseline: node -e 0 median ${base.toFixed(1)} ms over ${RUNS} runs`);

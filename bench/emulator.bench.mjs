@@ -1,12 +1,11 @@
 // Requests per second of batch-storage (10 phones a request, token auth) through the emulator, as a
 // ratio to a bare @hono/node-server hello route driven by the same undici load in the same run.
 // No target is set: the number says what a test suite can expect of the emulator.
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join } from "node:path";
 import { buildBatchExportRequest } from "@cph-export/core";
-import { demoToken } from "./support.mjs";
+import { demoToken, importFrom, median } from "./support.mjs";
 import { DEMO_CREDENTIALS, startEmulator } from "@cph-export/emulator";
 
 const REQUESTS = 2000;
@@ -15,19 +14,9 @@ const WARMUP = 300;
 const ROUNDS = 5;
 const PHONES_PER_REQUEST = 10;
 
-// hono, its node adapter and undici are the emulator's dependencies, not the root's.
-const emulatorDir = dirname(fileURLToPath(import.meta.resolve("@cph-export/emulator/package.json")));
-async function importFromEmulator(name) {
-  const manifestPath = join(emulatorDir, "node_modules", name, "package.json");
-  const manifest = JSON.parse(await readFile(manifestPath, "utf8"));
-  const entry = manifest.exports?.["."];
-  const file =
-    typeof entry === "object" ? (entry.import ?? entry.default) : (entry ?? manifest.main ?? "index.js");
-  return import(pathToFileURL(join(dirname(manifestPath), file)).href);
-}
-const { Hono } = await importFromEmulator("hono");
-const { serve } = await importFromEmulator("@hono/node-server");
-const { Pool } = await importFromEmulator("undici");
+const { Hono } = await importFrom("@cph-export/emulator", "hono");
+const { serve } = await importFrom("@cph-export/emulator", "@hono/node-server");
+const { Pool } = await importFrom("@cph-export/emulator", "undici");
 
 function startHello() {
   const app = new Hono();
@@ -59,11 +48,6 @@ async function drive(pool, count, makeRequest) {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (failures > 0) throw new Error(`${failures} of ${count} requests did not answer 200`);
   return count / seconds;
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 const dataDir = await mkdtemp(join(tmpdir(), "cph-emulator-bench-"));

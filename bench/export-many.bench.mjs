@@ -14,6 +14,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { spawnEmulator } from "@cph-export/emulator";
 import { createCphClient } from "@cph-export/http-client";
+import { median } from "./support.mjs";
 
 const PROJECT_ID = "0123456789abcdef0123456789abcdef";
 const CREDENTIALS = {
@@ -69,11 +70,6 @@ async function idealRounds(client, rounds, tag) {
     );
   }
   return performance.now() - started;
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 async function wallTime(dir) {

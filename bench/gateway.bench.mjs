@@ -11,7 +11,8 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
+import { demoToken, importFrom, median } from "./support.mjs";
 
 const REQUESTS = 3000;
 const IN_FLIGHT = 32;
@@ -25,20 +26,6 @@ const LATENCY_ROUNDS = 5;
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 
-// undici is the http-client's dependency, not the root's.
-async function importFrom(packageName, name) {
-  const packageDir = dirname(fileURLToPath(import.meta.resolve(`${packageName}/package.json`)));
-  const manifestPath = join(packageDir, "node_modules", name, "package.json");
-  const manifest = JSON.parse(await readFile(manifestPath, "utf8"));
-  const entry = manifest.exports?.["."];
-  const file =
-    typeof entry === "object"
-      ? (entry.import ?? entry.node ?? entry.default)
-      : (entry ?? manifest.main ?? "index.js");
-  return import(
-    pathToFileURL(join(dirname(manifestPath), typeof file === "object" ? file.default : file)).href
-  );
-}
 const { Pool } = await importFrom("@cph-export/http-client", "undici");
 
 const HOP_BY_HOP = new Set([
@@ -184,13 +171,7 @@ function cpuSeconds(pid) {
   }
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 async function main() {
-  const { demoToken } = await import("./support.mjs");
   const { DEMO_CREDENTIALS } = await import("@cph-export/emulator");
   const directory = await mkdtemp(join(tmpdir(), "cph-gateway-bench-"));
   const servers = [];

@@ -1,9 +1,38 @@
-// Helpers shared by the benchmarks (not a benchmark itself: run.mjs runs *.bench.mjs only).
-import { buildIamTokenRequest } from "@cph-export/core";
-import { DEMO_CREDENTIALS } from "@cph-export/emulator";
+// Helpers shared by the benchmarks (not a benchmark itself: run.mjs runs *.bench.mjs only). It
+// loads nothing of the workspace up front: the bare proxy of the gateway benchmark imports it too.
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+/** The median (the mean of the two middle values for an even count). */
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/**
+ * Imports `name` as `packageName` resolves it: hono, its node adapter and undici are dependencies
+ * of the workspace packages, not of the root.
+ */
+export async function importFrom(packageName, name) {
+  const packageDir = dirname(fileURLToPath(import.meta.resolve(`${packageName}/package.json`)));
+  const manifestPath = join(packageDir, "node_modules", name, "package.json");
+  const manifest = JSON.parse(await readFile(manifestPath, "utf8"));
+  const entry = manifest.exports?.["."];
+  const file =
+    typeof entry === "object"
+      ? (entry.import ?? entry.node ?? entry.default)
+      : (entry ?? manifest.main ?? "index.js");
+  return import(
+    pathToFileURL(join(dirname(manifestPath), typeof file === "object" ? file.default : file)).href
+  );
+}
 
 /** An IAM token for the emulator's demo user, fetched once before a load is measured. */
 export async function demoToken(emulatorUrl) {
+  const { buildIamTokenRequest } = await import("@cph-export/core");
+  const { DEMO_CREDENTIALS } = await import("@cph-export/emulator");
   const request = buildIamTokenRequest({
     iamEndpoint: emulatorUrl,
     domainName: DEMO_CREDENTIALS.domainName,

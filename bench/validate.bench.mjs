@@ -6,6 +6,7 @@ import {
   StorageInfoBatcher,
   validateBatchExportRequest,
 } from "@cph-export/core";
+import { median } from "./support.mjs";
 
 const PHONES = 10_000;
 const PER_REQUEST = LIMITS.defaultPhonesPerRequest;
@@ -57,12 +58,6 @@ function validateAndBuild() {
   const rest = batcher.flush();
   if (rest) send(rest);
   return bytes;
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /**
