@@ -191,38 +191,24 @@ describe("cph-emulator from its tarball", () => {
   });
 
   it("answers POST /v3/auth/tokens with a token for the demo credentials", async () => {
-    const response = await fetch(`${emulator.url}/v3/auth/tokens`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json;charset=utf8" },
-      body: JSON.stringify({
-        auth: {
-          identity: {
-            methods: ["password"],
-            password: {
-              user: { domain: { name: "demo-account" }, name: "demo-user", password: "demo-password-0001" },
+    const tokenFor = (password: string) =>
+      fetch(`${emulator.url}/v3/auth/tokens`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json;charset=utf8" },
+        body: JSON.stringify({
+          auth: {
+            identity: {
+              methods: ["password"],
+              password: { user: { domain: { name: "demo-account" }, name: "demo-user", password } },
             },
+            scope: { project: { id: "0123456789abcdef0123456789abcdef" } },
           },
-          scope: { project: { id: "0123456789abcdef0123456789abcdef" } },
-        },
-      }),
-    });
+        }),
+      });
+    const response = await tokenFor("demo-password-0001");
     expect(response.status).toBe(201);
     expect(response.headers.get("x-subject-token")).toMatch(/\S{16,}/);
-    const wrong = await fetch(`${emulator.url}/v3/auth/tokens`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json;charset=utf8" },
-      body: JSON.stringify({
-        auth: {
-          identity: {
-            methods: ["password"],
-            password: {
-              user: { domain: { name: "demo-account" }, name: "demo-user", password: "wrong-password" },
-            },
-          },
-          scope: { project: { id: "0123456789abcdef0123456789abcdef" } },
-        },
-      }),
-    });
+    const wrong = await tokenFor("wrong-password");
     expect(wrong.status).toBe(401);
   });
 
