@@ -65,6 +65,41 @@ function valueOptions(nodes: CompletionNode[]): string[] {
   ].sort();
 }
 
+/**
+ * The part of the bash and zsh scripts that is the same in both: the value a flag before the cursor
+ * takes (files, its choices, or nothing to offer), then the walk over the words typed so far that
+ * finds the subcommand path, skipping flag values. `shell` holds what each shell writes otherwise.
+ */
+function scanWords(
+  nodes: CompletionNode[],
+  choices: Record<string, readonly string[]>,
+  valueCases: string,
+  shell: { files: string; loop: string; word: string },
+): string {
+  return `  case "$prev" in
+    ${[...FILE_OPTIONS].join("|")}) ${shell.files}; return ;;
+${valueCases}
+    ${valueOptions(nodes)
+      .filter((flag) => !FILE_OPTIONS.has(flag) && !choices[flag])
+      .join("|")}) return ;;
+  esac
+  for ((${shell.loop})); do
+    word="${shell.word}"
+    if ((skip)); then skip=0; continue; fi
+    case "$word" in
+      ${valueOptions(nodes).join("|")}) skip=1 ;;
+      -*) ;;
+      *) case "\${path:+$path }$word" in
+           ${nodes
+             .filter((node) => node.path !== "")
+             .map((node) => `"${node.path}"`)
+             .join("|")}) path="\${path:+$path }$word" ;;
+         esac ;;
+    esac
+  done
+`;
+}
+
 export function bashCompletion(nodes: CompletionNode[]): string {
   const choices = valueChoices();
   const cases = nodes
@@ -84,28 +119,11 @@ _cph_export() {
   local cur prev path="" word i skip=0
   cur="\${COMP_WORDS[COMP_CWORD]}"
   prev="\${COMP_WORDS[COMP_CWORD-1]}"
-  case "$prev" in
-    ${[...FILE_OPTIONS].join("|")}) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
-${valueCases}
-    ${valueOptions(nodes)
-      .filter((flag) => !FILE_OPTIONS.has(flag) && !choices[flag])
-      .join("|")}) return ;;
-  esac
-  for ((i = 1; i < COMP_CWORD; i++)); do
-    word="\${COMP_WORDS[i]}"
-    if ((skip)); then skip=0; continue; fi
-    case "$word" in
-      ${valueOptions(nodes).join("|")}) skip=1 ;;
-      -*) ;;
-      *) case "\${path:+$path }$word" in
-           ${nodes
-             .filter((node) => node.path !== "")
-             .map((node) => `"${node.path}"`)
-             .join("|")}) path="\${path:+$path }$word" ;;
-         esac ;;
-    esac
-  done
-  local words=""
+${scanWords(nodes, choices, valueCases, {
+  files: 'COMPREPLY=( $(compgen -f -- "$cur") )',
+  loop: "i = 1; i < COMP_CWORD; i++",
+  word: "${COMP_WORDS[i]}",
+})}  local words=""
   case "$path" in
 ${cases}
   esac
@@ -131,28 +149,11 @@ export function zshCompletion(nodes: CompletionNode[]): string {
 _cph_export() {
   local prev="\${words[CURRENT-1]}" path="" word i skip=0
   local -a candidates
-  case "$prev" in
-    ${[...FILE_OPTIONS].join("|")}) _files; return ;;
-${valueCases}
-    ${valueOptions(nodes)
-      .filter((flag) => !FILE_OPTIONS.has(flag) && !choices[flag])
-      .join("|")}) return ;;
-  esac
-  for ((i = 2; i < CURRENT; i++)); do
-    word="\${words[i]}"
-    if ((skip)); then skip=0; continue; fi
-    case "$word" in
-      ${valueOptions(nodes).join("|")}) skip=1 ;;
-      -*) ;;
-      *) case "\${path:+$path }$word" in
-           ${nodes
-             .filter((node) => node.path !== "")
-             .map((node) => `"${node.path}"`)
-             .join("|")}) path="\${path:+$path }$word" ;;
-         esac ;;
-    esac
-  done
-  case "$path" in
+${scanWords(nodes, choices, valueCases, {
+  files: "_files",
+  loop: "i = 2; i < CURRENT; i++",
+  word: "${words[i]}",
+})}  case "$path" in
 ${cases}
   esac
   compadd -- "\${candidates[@]}"
