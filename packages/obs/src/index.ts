@@ -1,0 +1,1 @@
+export const OBS_PACKAGE = "@cph-export/obs";
