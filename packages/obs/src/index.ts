@@ -1,1 +1,0 @@
-export const OBS_PACKAGE = "@cph-export/obs";
