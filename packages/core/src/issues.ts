@@ -37,6 +37,8 @@ export const ISSUE_CODES = [
   "job_id_invalid",
   "offset_invalid",
   "limit_invalid",
+  "phone_status_invalid",
+  "filter_invalid",
 ] as const;
 
 export type IssueCode = (typeof ISSUE_CODES)[number];

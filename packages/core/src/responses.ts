@@ -2,9 +2,13 @@ import { CphApiError, CphAuthError, CphError } from "./errors.js";
 import {
   batchExportResponseSchema,
   iamTokenResponseSchema,
+  listCloudPhoneServersResponseSchema,
+  listCloudPhonesResponseSchema,
   listJobsResponseSchema,
   showJobResponseSchema,
   type BatchExportResponse,
+  type ListCloudPhoneServersResponse,
+  type ListCloudPhonesResponse,
   type ListJobsResponse,
   type ShowJobResponse,
 } from "./schemas.js";
@@ -164,6 +168,16 @@ export function parseShowJobResponse(response: HttpResponseData): ShowJobRespons
 
 export function parseListJobsResponse(response: HttpResponseData): ListJobsResponse {
   return parseWith(response, listJobsResponseSchema, "ListJobs");
+}
+
+export function parseListCloudPhonesResponse(response: HttpResponseData): ListCloudPhonesResponse {
+  return parseWith(response, listCloudPhonesResponseSchema, "ListCloudPhones");
+}
+
+export function parseListCloudPhoneServersResponse(
+  response: HttpResponseData,
+): ListCloudPhoneServersResponse {
+  return parseWith(response, listCloudPhoneServersResponseSchema, "ListCloudPhoneServers");
 }
 
 export interface IamToken {

@@ -65,6 +65,47 @@ export const listJobsResponseSchema = z.object({
 });
 export type ListJobsResponse = z.infer<typeof listJobsResponseSchema>;
 
+// Documented as integers; a numeric string is read as its number rather than drop the phone.
+const statusNumber = z.union([z.number(), z.string()]).nullish();
+
+export const phoneSchema = z.object({
+  phone_name: optionalString,
+  server_id: optionalString,
+  phone_id: optionalString,
+  phone_model_name: optionalString,
+  image_id: optionalString,
+  vnc_enable: z.union([z.string(), z.boolean()]).nullish(),
+  status: statusNumber,
+  type: statusNumber,
+  metadata: z.object({ order_id: optionalString, product_id: optionalString }).nullish(),
+  create_time: optionalString,
+  update_time: optionalString,
+});
+export type Phone = z.infer<typeof phoneSchema>;
+
+export const listCloudPhonesResponseSchema = z.object({
+  request_id: optionalString,
+  phones: z.array(phoneSchema).nullish(),
+});
+export type ListCloudPhonesResponse = z.infer<typeof listCloudPhonesResponseSchema>;
+
+export const cloudPhoneServerSchema = z.object({
+  server_id: optionalString,
+  server_name: optionalString,
+  server_model_name: optionalString,
+  phone_model_name: optionalString,
+  status: statusNumber,
+  create_time: optionalString,
+  update_time: optionalString,
+});
+export type CloudPhoneServer = z.infer<typeof cloudPhoneServerSchema>;
+
+export const listCloudPhoneServersResponseSchema = z.object({
+  request_id: optionalString,
+  servers: z.array(cloudPhoneServerSchema).nullish(),
+});
+export type ListCloudPhoneServersResponse = z.infer<typeof listCloudPhoneServersResponseSchema>;
+
 export const iamTokenRequestSchema = z.strictObject({
   auth: z.strictObject({
     identity: z.strictObject({
