@@ -17,6 +17,8 @@ export const RESULT_CODES = {
   notFollowed: "not_followed",
   /** The service could not be reached at all after every retry; nothing was sent. */
   notSent: "not_sent",
+  /** The phone's status is not one the run exports (off, frozen...); it was not sent. */
+  notExportable: "not_exportable",
 } as const;
 
 function phoneResultOf(

@@ -2,6 +2,7 @@ import {
   buildBatchExportRequest,
   buildListJobsRequest,
   buildShowJobRequest,
+  type CloudPhoneServer,
   CphApiError,
   CphAuthError,
   CphError,
@@ -11,6 +12,7 @@ import {
   headerValue,
   LIMITS,
   type ListJobsResponse,
+  type Phone,
   parseBatchExportResponse,
   parseListJobsResponse,
   parseShowJobResponse,
@@ -27,7 +29,8 @@ import {
 import type { Dispatcher } from "undici";
 import { type Authenticator, createAuthenticator } from "./auth.js";
 import { phoneResults } from "./batch-result.js";
-import { exportMany, type ExportContext } from "./export-many.js";
+import { type ExportContext, type ExportSource, exportMany } from "./export-many.js";
+import { listPhones, listServers, type PhoneFilter, type SendGet, type ServerFilter } from "./inventory.js";
 import type { JobReader } from "./job-poller.js";
 import {
   DEFAULT_RETRY_POLICY,
@@ -443,10 +446,32 @@ class Client implements CphClient {
     return waitForJobs(this.#reader(headers), jobs, options);
   }
 
-  exportMany(
-    source: Iterable<StorageInfo> | AsyncIterable<StorageInfo>,
-    options: ExportManyOptions = {},
-  ): AsyncIterable<PhoneResult> {
+  listPhones(filter: PhoneFilter = {}, options: RequestOptions = {}): AsyncIterable<Phone> {
+    let headers: Record<string, string> | undefined;
+    try {
+      headers = extraHeaders(options.headers);
+    } catch (error) {
+      return failing(error);
+    }
+    return listPhones(this, this.#getter(headers), filter, options.signal);
+  }
+
+  listServers(filter: ServerFilter = {}, options: RequestOptions = {}): AsyncIterable<CloudPhoneServer> {
+    let headers: Record<string, string> | undefined;
+    try {
+      headers = extraHeaders(options.headers);
+    } catch (error) {
+      return failing(error);
+    }
+    return listServers(this, this.#getter(headers), filter, options.signal);
+  }
+
+  /** Sends the GETs of a listing with the call's extra headers (already checked). */
+  #getter(headers: Record<string, string> | undefined): SendGet {
+    return (request, signal) => this.#send(request, { signal, headers });
+  }
+
+  exportMany(source: ExportSource, options: ExportManyOptions = {}): AsyncIterable<PhoneResult> {
     let headers: Record<string, string> | undefined;
     try {
       headers = extraHeaders(options.headers);

@@ -14,6 +14,7 @@ import { JobPoller, type JobReader } from "./job-poller.js";
 import { Journal, type JournalEntry } from "./journal.js";
 import { raceSignal, sleep } from "./retry.js";
 import { NotSentError, type SendControl } from "./send-control.js";
+import { SkippedPhone } from "./skipped-phone.js";
 import type {
   BatchExportResult,
   ExportManyOptions,
@@ -299,14 +300,17 @@ class Follower {
   }
 }
 
-type Source = Iterable<StorageInfo> | AsyncIterable<StorageInfo>;
+/** What `exportMany` reads: storage infos to send, and phones the caller has decided to skip. */
+export type ExportSource = Iterable<StorageInfo | SkippedPhone> | AsyncIterable<StorageInfo | SkippedPhone>;
+type Source = ExportSource;
+type Item = StorageInfo | SkippedPhone;
 
-function iteratorOf(source: Source): Iterator<StorageInfo> | AsyncIterator<StorageInfo> {
-  if (source && typeof (source as AsyncIterable<StorageInfo>)[Symbol.asyncIterator] === "function") {
-    return (source as AsyncIterable<StorageInfo>)[Symbol.asyncIterator]();
+function iteratorOf(source: Source): Iterator<Item> | AsyncIterator<Item> {
+  if (source && typeof (source as AsyncIterable<Item>)[Symbol.asyncIterator] === "function") {
+    return (source as AsyncIterable<Item>)[Symbol.asyncIterator]();
   }
-  if (source && typeof (source as Iterable<StorageInfo>)[Symbol.iterator] === "function") {
-    return (source as Iterable<StorageInfo>)[Symbol.iterator]();
+  if (source && typeof (source as Iterable<Item>)[Symbol.iterator] === "function") {
+    return (source as Iterable<Item>)[Symbol.iterator]();
   }
   throw new CphValidationError([
     {
@@ -415,8 +419,46 @@ export async function* exportMany(
     progress();
   };
 
-  const handle = (value: StorageInfo, index: number) => {
+  /** Reports the phone from the journal when an earlier run left it there and it is not to be resent. */
+  const answeredByJournal = (value: StorageInfo, phoneId: string, index: number): boolean => {
+    const entry = journal?.index.get(phoneId);
+    if (!entry) return false;
+    journal!.index.delete(phoneId);
+    const resend =
+      entry.state === "rejected" ||
+      (options.retryUnknown === true && (entry.state === "sent" || entry.state === "unknown"));
+    const stored = resend ? undefined : fromJournal(value, entry, index);
+    if (!stored) return false;
+    settle([stored]);
+    return true;
+  };
+
+  const handle = (value: StorageInfo | SkippedPhone, index: number) => {
     counts.read++;
+    if (value instanceof SkippedPhone) {
+      // Only for the result's fields: a skipped phone is never validated nor sent.
+      const info = {
+        phone_id: value.phoneId,
+        bucket_name: value.bucketName,
+        object_path: value.objectPath,
+      } as unknown as StorageInfo;
+      if (seen.has(value.phoneId)) {
+        settle([
+          refused(
+            info,
+            value.phoneId,
+            index,
+            RESULT_CODES.duplicatePhone,
+            `phone ${value.phoneId} appears earlier in this run; it is exported once`,
+          ),
+        ]);
+        return;
+      }
+      seen.add(value.phoneId);
+      if (answeredByJournal(info, value.phoneId, index)) return;
+      settle([refused(info, value.phoneId, index, value.errorCode, value.errorMessage)]);
+      return;
+    }
     const phoneId = typeof value?.phone_id === "string" ? value.phone_id : "";
     const validation = validateStorageInfo(value, context.validation);
     if (!validation.ok) {
@@ -445,18 +487,7 @@ export async function* exportMany(
       return;
     }
     seen.add(phoneId);
-    const entry = journal?.index.get(phoneId);
-    if (entry) {
-      journal!.index.delete(phoneId);
-      const resend =
-        entry.state === "rejected" ||
-        (options.retryUnknown === true && (entry.state === "sent" || entry.state === "unknown"));
-      const stored = resend ? undefined : fromJournal(value, entry, index);
-      if (stored) {
-        settle([stored]);
-        return;
-      }
-    }
+    if (answeredByJournal(value, phoneId, index)) return;
     positions.set(phoneId, index);
     pendingBatch = batcher.add(value);
   };
@@ -532,7 +563,7 @@ export async function* exportMany(
         ready.length - readyHead < readyLimit &&
         !(follower && follower.size >= MAX_FOLLOWED_JOBS);
       if (canRead) {
-        let next: IteratorResult<StorageInfo>;
+        let next: IteratorResult<Item>;
         try {
           const step = iterator.next();
           if (step instanceof Promise || typeof (step as { then?: unknown }).then === "function") {
@@ -541,7 +572,7 @@ export async function* exportMany(
             next = await raceSignal(Promise.resolve(step), stop.signal);
             danglingNext = false;
           } else {
-            next = step as IteratorResult<StorageInfo>;
+            next = step as IteratorResult<Item>;
           }
         } catch (error) {
           // Aborted while the source was slow to give its next phone, or the source itself failed.

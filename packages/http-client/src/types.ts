@@ -1,9 +1,11 @@
 // The public contract of @cph-export/http-client. The CLI and the gateway are written against it.
 import type {
   BatchExportResponse,
+  CloudPhoneServer,
   HttpRequest,
   HttpResponseData,
   ListJobsResponse,
+  Phone,
   PhoneJob,
   ShowJobResponse,
   StorageInfo,
@@ -11,6 +13,8 @@ import type {
   ValidationOptions,
 } from "@cph-export/core";
 import type { Dispatcher } from "undici";
+import type { PhoneFilter, ServerFilter } from "./inventory.js";
+import type { SkippedPhone } from "./skipped-phone.js";
 
 /** How the client authenticates. Secrets never appear in errors, logs or inspect output. */
 export type Credentials =
@@ -229,9 +233,21 @@ export interface CphClient {
   send(request: HttpRequest, options?: RequestOptions): Promise<HttpResponseData>;
   /** Follows jobs to the end with ListJobs (20 request ids a call) and backoff. */
   waitForJobs(jobs: readonly TrackedJob[], options?: WaitOptions): Promise<JobOutcome[]>;
-  /** Exports any number of phones, streamed; yields exactly one result per input phone. */
+  /**
+   * Lists the project's phones (ListCloudPhones), walking `offset` a page at a time until a short
+   * page; each phone once. GETs, retried as the policy allows; a bad filter throws
+   * `CphValidationError` on the first step, before anything is sent. Nothing is fetched until the
+   * iteration asks for it, so a `for await` that breaks early costs only the pages it read.
+   */
+  listPhones(filter?: PhoneFilter, options?: RequestOptions): AsyncIterable<Phone>;
+  /** Lists the project's cloud phone servers (ListCloudPhoneServers), like `listPhones`. */
+  listServers(filter?: ServerFilter, options?: RequestOptions): AsyncIterable<CloudPhoneServer>;
+  /**
+   * Exports any number of phones, streamed; yields exactly one result per input phone. The source
+   * may hold `SkippedPhone`s: phones reported as rejected with the caller's reason, never sent.
+   */
   exportMany(
-    source: Iterable<StorageInfo> | AsyncIterable<StorageInfo>,
+    source: Iterable<StorageInfo | SkippedPhone> | AsyncIterable<StorageInfo | SkippedPhone>,
     options?: ExportManyOptions,
   ): AsyncIterable<PhoneResult>;
   close(): Promise<void>;

@@ -1,6 +1,13 @@
 import { PassThrough } from "node:stream";
-import type { StorageInfo } from "@cph-export/core";
-import type { CphClient, CphClientOptions, ExportManyOptions, PhoneResult } from "@cph-export/http-client";
+import type { CloudPhoneServer, Phone, StorageInfo } from "@cph-export/core";
+import type {
+  CphClient,
+  CphClientOptions,
+  ExportManyOptions,
+  PhoneFilter,
+  PhoneResult,
+  ServerFilter,
+} from "@cph-export/http-client";
 import type { CliIo } from "../io.js";
 
 /** An io of in-memory streams, with what was written readable as text. */
@@ -40,6 +47,9 @@ export class FakeClient implements CphClient {
   readonly options: CphClientOptions;
   readonly sent: StorageInfo[] = [];
   exportOptions: ExportManyOptions | undefined;
+  /** What listPhones and listServers walk, filtered as CPH filters. */
+  phones: Phone[] = [];
+  servers: CloudPhoneServer[] = [];
   closed = false;
   readonly #decide: Decide;
   readonly #throwAfter: unknown;
@@ -89,6 +99,24 @@ export class FakeClient implements CphClient {
       requestId: undefined,
       state: job.jobId.endsWith("9") ? ("failed" as const) : ("succeeded" as const),
     }));
+  }
+
+  async *listPhones(filter: PhoneFilter = {}): AsyncIterable<Phone> {
+    for (const phone of this.phones) {
+      if (filter.serverId !== undefined && phone.server_id !== filter.serverId) continue;
+      if (filter.status !== undefined && phone.status !== filter.status) continue;
+      if (filter.type !== undefined && phone.type !== filter.type) continue;
+      if (filter.phoneName !== undefined && !phone.phone_name?.includes(filter.phoneName)) continue;
+      yield phone;
+    }
+  }
+
+  async *listServers(filter: ServerFilter = {}): AsyncIterable<CloudPhoneServer> {
+    for (const server of this.servers) {
+      if (filter.serverId !== undefined && server.server_id !== filter.serverId) continue;
+      if (filter.serverName !== undefined && !server.server_name?.includes(filter.serverName)) continue;
+      yield server;
+    }
   }
 
   async *exportMany(
