@@ -59,53 +59,99 @@ interface Walk<Item> {
  * twice; a shift the other way can hide one, which nothing but a second walk can notice. A full
  * page with nothing new means the service is not moving through the list: that is an error, not
  * an endless walk.
+ *
+ * An iterator written out rather than an async generator: a generator's `yield` costs several
+ * promise turns per item, which for 10,000 phones was a fifth of the time of the GETs themselves.
+ * Nothing is sent before the first `next()`; a bad filter rejects that first `next()`.
  */
-async function* walk<Item>(
+function walk<Item>(
   send: SendGet,
   spec: Walk<Item>,
   pageSize: number | undefined,
   signal: AbortSignal | undefined,
-): AsyncGenerator<Item, void, undefined> {
+): AsyncIterableIterator<Item> {
   const limit = pageSize ?? LIMITS.listJobsMaxLimit;
-  if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.listJobsMaxLimit) {
-    throw new CphValidationError([
-      {
-        code: "limit_invalid",
-        path: "pageSize",
-        message: `pageSize must be a whole number from 1 to ${LIMITS.listJobsMaxLimit}, not ${String(pageSize)}`,
-        severity: "error",
-      },
-    ]);
-  }
-  // Built (and so validated) before the first request: a bad filter throws without sending.
-  spec.build(0, limit);
   const seen = new Set<string>();
-  for (let page = 0, offset = 0; page < MAX_PAGES; page++) {
+  let items: Item[] = [];
+  let position = 0;
+  let offset = 0;
+  let pages = 0;
+  /** New items of the page being handed out; a full page with none is the service not paging. */
+  let fresh = 0;
+  let lastPage = false;
+  let finished = false;
+  let started = false;
+
+  const done = (): IteratorResult<Item> => ({ value: undefined, done: true });
+
+  const fetchPage = async (): Promise<void> => {
+    if (!started) {
+      started = true;
+      if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.listJobsMaxLimit) {
+        throw new CphValidationError([
+          {
+            code: "limit_invalid",
+            path: "pageSize",
+            message: `pageSize must be a whole number from 1 to ${LIMITS.listJobsMaxLimit}, not ${String(pageSize)}`,
+            severity: "error",
+          },
+        ]);
+      }
+    } else if (fresh === 0) {
+      throw new CphError(
+        "ERR_CPH_API",
+        `listing ${spec.what}: the page at offset ${offset - items.length} holds only ${spec.what} already listed; the service does not page by offset, stopped after ${seen.size}`,
+      );
+    }
+    if (pages >= MAX_PAGES) {
+      throw new CphError(
+        "ERR_CPH_API",
+        `listing ${spec.what}: still full pages after ${MAX_PAGES} requests (${seen.size} ${spec.what}); stopped`,
+      );
+    }
     signal?.throwIfAborted();
-    const items = spec.parse(await send(spec.build(offset, limit), signal));
-    let fresh = 0;
-    for (const item of items) {
+    const request = spec.build(offset, limit);
+    const page = spec.parse(await send(request, signal));
+    pages++;
+    items = page;
+    position = 0;
+    fresh = 0;
+    offset += page.length;
+    lastPage = page.length < limit;
+  };
+
+  const next = (): Promise<IteratorResult<Item>> => {
+    while (!finished && position < items.length) {
+      const item = items[position++]!;
       const id = spec.id(item);
       if (id) {
         if (seen.has(id)) continue;
         seen.add(id);
       }
       fresh++;
-      yield item;
+      return Promise.resolve({ value: item, done: false });
     }
-    if (items.length < limit) return;
-    if (fresh === 0) {
-      throw new CphError(
-        "ERR_CPH_API",
-        `listing ${spec.what}: the page at offset ${offset} holds only ${spec.what} already listed; the service does not page by offset, stopped after ${seen.size}`,
-      );
+    if (finished || (started && lastPage)) {
+      finished = true;
+      return Promise.resolve(done());
     }
-    offset += items.length;
-  }
-  throw new CphError(
-    "ERR_CPH_API",
-    `listing ${spec.what}: still full pages after ${MAX_PAGES} requests (${seen.size} ${spec.what}); stopped`,
-  );
+    return fetchPage().then(next, (error: unknown) => {
+      finished = true;
+      throw error;
+    });
+  };
+
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next,
+    return(): Promise<IteratorResult<Item>> {
+      finished = true;
+      items = [];
+      return Promise.resolve(done());
+    },
+  };
 }
 
 interface Target {
@@ -118,7 +164,7 @@ export function listPhones(
   send: SendGet,
   filter: PhoneFilter = {},
   signal?: AbortSignal,
-): AsyncGenerator<Phone, void, undefined> {
+): AsyncIterableIterator<Phone> {
   const { pageSize, ...query } = filter;
   return walk(
     send,
@@ -138,7 +184,7 @@ export function listServers(
   send: SendGet,
   filter: ServerFilter = {},
   signal?: AbortSignal,
-): AsyncGenerator<CloudPhoneServer, void, undefined> {
+): AsyncIterableIterator<CloudPhoneServer> {
   const { pageSize, ...query } = filter;
   return walk(
     send,
