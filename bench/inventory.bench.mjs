@@ -101,9 +101,13 @@ async function main() {
     const baseline = median(bareRuns);
     const measured = median(clientRuns);
     const ratio = measured / baseline;
-    console.log(`bare paged GETs (${PHONES} phones, ${PHONES / PAGE + 1} pages): ${baseline.toFixed(1)} ms (median of ${RUNS})`);
+    console.log(
+      `bare paged GETs (${PHONES} phones, ${PHONES / PAGE + 1} pages): ${baseline.toFixed(1)} ms (median of ${RUNS})`,
+    );
     console.log(`client.listPhones:                        ${measured.toFixed(1)} ms`);
-    console.log(`listing ratio: ${ratio.toFixed(2)}x (target < ${TARGET}x) ${ratio < TARGET ? "ok" : "OVER TARGET"}`);
+    console.log(
+      `listing ratio: ${ratio.toFixed(2)}x (target < ${TARGET}x) ${ratio < TARGET ? "ok" : "OVER TARGET"}`,
+    );
   } finally {
     await client.close();
     await dispatcher.close();
