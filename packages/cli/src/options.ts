@@ -1,3 +1,4 @@
+import { LIMITS, parsePhoneStatus } from "@cph-export/core";
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
 import { usageError } from "./errors.js";
@@ -48,6 +49,37 @@ const nonEmpty = (flag: string) =>
 
 const list = z.array(z.string()).default([]);
 
+/**
+ * `--status running --status off,frozen` as the status codes they name (`creating` is 0 and 1),
+ * each once, in the order given; a word core does not know is an error naming the flag.
+ */
+function statuses(flag: string) {
+  return z
+    .array(z.string())
+    .default([])
+    .transform((values, ctx) => {
+      const codes: number[] = [];
+      for (const text of splitIds(values)) {
+        const parsed = parsePhoneStatus(text);
+        if (!parsed.ok) {
+          ctx.addIssue({ code: "custom", message: `${flag}: ${parsed.message}` });
+          return z.NEVER;
+        }
+        for (const code of parsed.value) if (!codes.includes(code)) codes.push(code);
+      }
+      return codes;
+    });
+}
+
+/** The filters of ListCloudPhones, shared by `phones list` and the selection of `export`. */
+const phoneFilterOptions = {
+  serverId: nonEmpty("--server-id").optional(),
+  name: nonEmpty("--name").optional(),
+  status: statuses("--status"),
+  type: integer("--type", 0, 1).optional(),
+  pageSize: integer("--page-size", 1, LIMITS.listJobsMaxLimit).optional(),
+};
+
 export const globalOptionsSchema = z.object({
   region: nonEmpty("--region").optional(),
   endpoint: nonEmpty("--endpoint").optional(),
@@ -77,6 +109,9 @@ export const exportOptionsSchema = globalOptionsSchema.extend({
   journal: nonEmpty("--journal").optional(),
   retryUnknown: z.boolean().default(false),
   output: oneOf("--output", OUTPUTS).optional(),
+  all: z.boolean().default(false),
+  ...phoneFilterOptions,
+  exportable: statuses("--exportable"),
 });
 export type ExportOptions = z.infer<typeof exportOptionsSchema>;
 
@@ -115,6 +150,20 @@ export type JobsWaitOptions = z.infer<typeof jobsWaitOptionsSchema>;
 export const regionsOptionsSchema = globalOptionsSchema.extend({
   output: oneOf("--output", OUTPUTS).optional(),
 });
+
+export const phonesListOptionsSchema = globalOptionsSchema.extend({
+  ...phoneFilterOptions,
+  output: oneOf("--output", OUTPUTS).optional(),
+});
+export type PhonesListOptions = z.infer<typeof phonesListOptionsSchema>;
+
+export const serversListOptionsSchema = globalOptionsSchema.extend({
+  serverId: nonEmpty("--server-id").optional(),
+  name: nonEmpty("--name").optional(),
+  pageSize: integer("--page-size", 1, LIMITS.listJobsMaxLimit).optional(),
+  output: oneOf("--output", OUTPUTS).optional(),
+});
+export type ServersListOptions = z.infer<typeof serversListOptionsSchema>;
 
 export const completionOptionsSchema = z.object({
   shell: oneOf("the shell", ["bash", "zsh", "fish"] as const),

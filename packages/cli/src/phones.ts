@@ -3,12 +3,21 @@ import type { InputFormat, InputRecord } from "./input/records.js";
 import { openInput, readRecords } from "./input/source.js";
 import { type RowDefaults, type RowIssue, RowPreparer } from "./rows.js";
 
-/** Where the phones of a run come from: an input file (or stdin), or `--phone-id` flags. */
+/** A record of a run's source; `skip` marks a phone reported as rejected with this reason, never sent. */
+export interface SourceRecord extends InputRecord {
+  skip?: { errorCode: string; errorMessage: string } | undefined;
+}
+
+/**
+ * Where the phones of a run come from: an input file (or stdin), `--phone-id` flags, or a
+ * selection listed from the API (selection.ts).
+ */
 export interface PhoneSource {
-  /** The input as the user named it (`phones.csv`, `stdin`, `--phone-id`). */
+  /** The input as the user named it (`phones.csv`, `stdin`, `--phone-id`, `--all`). */
   name: string;
+  kind: "file" | "flags" | "api";
   /** Streams the records; may be called again for a second pass. */
-  records(signal?: AbortSignal): AsyncIterable<InputRecord>;
+  records(signal?: AbortSignal): AsyncIterable<SourceRecord>;
   /** How an issue's location reads: `line 7`, or `--phone-id "abc"` for flags. */
   where(line: number): string;
   close(): Promise<void>;
@@ -26,6 +35,7 @@ export async function openPhones(
     const input = await openInput(options.input, options.inputFormat, io);
     return {
       name: input.name,
+      kind: "file",
       records: (signal) => readRecords(input, signal),
       where: (line) => `line ${line}`,
       close: () => input.close(),
@@ -34,6 +44,7 @@ export async function openPhones(
   const ids = options.phoneId ?? [];
   return {
     name: "--phone-id",
+    kind: "flags",
     records: async function* () {
       for (const [index, id] of ids.entries()) yield { line: index + 1, value: { phone_id: id } };
     },
@@ -44,6 +55,8 @@ export async function openPhones(
 
 export interface ScanSummary {
   phones: number;
+  /** Phones of the source marked `skip`: counted, not validated, never sent. */
+  skipped: number;
   errors: number;
   warnings: number;
 }
@@ -58,16 +71,22 @@ export async function scanPhones(
   const preparer = new RowPreparer(defaults);
   let errors = 0;
   let warnings = 0;
+  let skipped = 0;
   for await (const record of source.records(signal)) {
     signal?.throwIfAborted();
     const row = preparer.prepare(record);
+    // A phone that will not be sent cannot be wrong for the run.
+    if (record.skip) {
+      if (row.index >= 0) skipped++;
+      continue;
+    }
     for (const issue of row.issues) {
       if (issue.severity === "error") errors++;
       else warnings++;
       await onIssue(issue);
     }
   }
-  return { phones: preparer.count, errors, warnings };
+  return { phones: preparer.count, skipped, errors, warnings };
 }
 
 /** `line 7: include_files[1] path_dot_segment: ...`; warnings say so. */

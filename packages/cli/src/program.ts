@@ -10,6 +10,8 @@ export type CommandName =
   | "jobs get"
   | "jobs list"
   | "jobs wait"
+  | "phones list"
+  | "servers list"
   | "regions"
   | "completion";
 
@@ -36,6 +38,11 @@ Examples:
   # Check an input file without sending anything
   $ cph-export validate --input phones.ndjson
 
+  # Export every running phone of one server (phones that are off are skipped, with the reason)
+  $ cph-export phones list --server-id 3b5c7d9e
+  $ cph-export export --server-id 3b5c7d9e --include /data --bucket my-backups \\
+      --object-path 'phones/{date}/{phone_id}.tar' --wait --journal fleet.journal
+
 Configuration: flags > environment (CPH_ENDPOINT CPH_REGION CPH_PROJECT_ID CPH_AUTH_TOKEN
 HUAWEICLOUD_SDK_AK HUAWEICLOUD_SDK_SK HUAWEICLOUD_SDK_SECURITY_TOKEN CPH_IAM_USER CPH_IAM_PASSWORD
 CPH_IAM_DOMAIN CPH_IAM_ENDPOINT) > profile in ~/.config/cph-export/config.json (--profile NAME).
@@ -51,8 +58,18 @@ row (phone_id,bucket_name,object_path,include_files,exclude_files; list cells se
 The format comes from the extension (.json .ndjson .jsonl .csv), else --input-format, else the
 first character. Flags fill what a row lacks. The whole input is validated before anything is sent.
 
+Selection (instead of --input or --phone-id): --all, or any of --server-id ID, --name TEXT (fuzzy,
+done by CPH), --status WORD|N (repeatable or comma-separated; e.g. running, off, frozen, creating,
+abnormal, or a status number) and --type 0|1 lists the phones from the API (ListCloudPhones, every
+page) and exports them. Only phones whose status is exportable are sent: running by default,
+--exportable WORD changes that. The others are not sent and are reported as rejected with
+not_exportable and the reason ("phone is off (status 8), not running: not exported"); they do not
+make the exit code 1. A selection with no exportable phone is refused (exit 2). --dry-run lists the
+phones (read-only GETs, so it needs credentials), prints each as send or skip on stderr and the
+export requests on stdout, and sends no export.
+
 --object-path placeholders: {phone_id}, {date} (UTC day of the run, YYYYMMDD), {index} (position
-in the input, from 0).
+in the input or the selection, from 0).
 
 Examples:
   # One phone
@@ -71,6 +88,39 @@ Examples:
 
   # From another program, as NDJSON on stdin, results as NDJSON on stdout
   $ my-inventory | cph-export export --input - --input-format ndjson --output ndjson
+
+  # Every running phone of the project; see first what would be sent and skipped
+  $ cph-export export --all --bucket my-backups --object-path 'cph/{phone_id}.tar' --dry-run
+  $ cph-export export --all --bucket my-backups --object-path 'cph/{phone_id}.tar' --wait
+
+  # Phones named like "game-" that are running or frozen
+  $ cph-export export --name game- --exportable running,frozen --bucket my-backups \\
+      --object-path 'cph/{phone_id}.tar'
+`;
+
+const PHONES_LIST_HELP = `
+Every page of ListCloudPhones, filtered by CPH. The table shows PHONE NAME SERVER STATUS IMAGE;
+json and ndjson rows hold phone_id, phone_name, server_id, status, status_word, image_id,
+phone_model_name and type. That NDJSON (or JSON) is a valid --input of export and validate: they
+ignore every field but phone_id.
+
+--status: creating, running, resetting, rebooting, frozen, shutting-down, off, reset-failed,
+reboot-failed, abnormal, create-failed, shutdown-failed, or a status number (repeatable, or
+comma-separated: any of them).
+
+Examples:
+  $ cph-export phones list
+  $ cph-export phones list --server-id 3b5c7d9e --status off,frozen
+  $ cph-export phones list --name game- --output ndjson > phones.ndjson
+  $ cph-export export --input phones.ndjson --bucket my-backups --object-path 'cph/{phone_id}.tar'
+`;
+
+const SERVERS_LIST_HELP = `
+Every page of ListCloudPhoneServers. The table shows SERVER NAME MODEL "PHONE MODEL" STATUS.
+
+Examples:
+  $ cph-export servers list
+  $ cph-export servers list --name prod --output json
 `;
 
 const VALIDATE_HELP = `
@@ -163,7 +213,9 @@ export function buildProgram(settings: ProgramSettings): Command {
 
   program
     .command("export")
-    .description("export phones to OBS: one from flags, or many from --input FILE|-")
+    .description(
+      "export phones to OBS: one from flags, many from --input FILE|-, or a selection from the API (--all, --server-id...)",
+    )
     .option("--phone-id <id>", "phone to export (repeatable)", collect)
     .option("--include <path>", "device path to export, under /data or /cache (repeatable)", collect)
     .option("--exclude <path>", "device path to leave out; wins over --include (repeatable)", collect)
@@ -192,6 +244,21 @@ export function buildProgram(settings: ProgramSettings): Command {
       "with --journal: resend the phones an earlier run left unknown, without checking whether they were exported; check their archives first",
     )
     .option("--output <format>", OUTPUT_DESCRIPTION)
+    .option("--all", "select every phone of the project from the API (instead of --input)")
+    .option("--server-id <id>", "select the phones of this server from the API")
+    .option("--name <text>", "select the phones whose name contains this (fuzzy, done by CPH)")
+    .option(
+      "--status <word>",
+      "select the phones in this status: running, off, frozen... or a number (repeatable, or comma-separated)",
+      collect,
+    )
+    .option("--type <n>", "select the phones of this type: 0 ordinary, 1 trial")
+    .option(
+      "--exportable <word>",
+      "with a selection: the statuses that are sent (default running; repeatable, or comma-separated)",
+      collect,
+    )
+    .option("--page-size <n>", "with a selection: phones per ListCloudPhones call, 1-100 (default 100)")
     .addHelpText("after", EXPORT_HELP)
     .action(dispatch("export"));
 
@@ -243,6 +310,34 @@ export function buildProgram(settings: ProgramSettings): Command {
     .option("--output <format>", OUTPUT_DESCRIPTION)
     .addHelpText("after", JOBS_WAIT_HELP)
     .action(dispatch("jobs wait"));
+
+  const phones = program.command("phones").description("look at the project's cloud phones");
+  phones
+    .command("list")
+    .description("list the phones (every page), with their server, status and image")
+    .option("--server-id <id>", "only the phones of this server")
+    .option("--name <text>", "only the phones whose name contains this (fuzzy, done by CPH)")
+    .option(
+      "--status <word>",
+      "only the phones in this status: running, off, frozen... or a number (repeatable, or comma-separated)",
+      collect,
+    )
+    .option("--type <n>", "only the phones of this type: 0 ordinary, 1 trial")
+    .option("--page-size <n>", "phones per ListCloudPhones call, 1-100 (default 100)")
+    .option("--output <format>", OUTPUT_DESCRIPTION)
+    .addHelpText("after", PHONES_LIST_HELP)
+    .action(dispatch("phones list"));
+
+  const servers = program.command("servers").description("look at the project's cloud phone servers");
+  servers
+    .command("list")
+    .description("list the cloud phone servers (every page)")
+    .option("--server-id <id>", "only this server")
+    .option("--name <text>", "only the servers whose name contains this (fuzzy, done by CPH)")
+    .option("--page-size <n>", "servers per ListCloudPhoneServers call, 1-100 (default 100)")
+    .option("--output <format>", OUTPUT_DESCRIPTION)
+    .addHelpText("after", SERVERS_LIST_HELP)
+    .action(dispatch("servers list"));
 
   program
     .command("regions")

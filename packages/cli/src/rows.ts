@@ -32,6 +32,21 @@ export interface PreparedRow {
   issues: RowIssue[];
 }
 
+/**
+ * Fields `phones list` writes next to `phone_id` so that its NDJSON or JSON is an input as it is
+ * (`phones list --output ndjson | jq ... | export --input -`); a row may carry them, and they are
+ * dropped before validation: nothing of them is sent.
+ */
+export const INFORMATIONAL_FIELDS: readonly string[] = [
+  "phone_name",
+  "server_id",
+  "status",
+  "status_word",
+  "image_id",
+  "phone_model_name",
+  "type",
+];
+
 const FLAG_OF_FIELD: Record<string, string> = {
   bucket_name: "--bucket",
   object_path: "--object-path",
@@ -83,7 +98,9 @@ export class RowPreparer {
       });
       return { line, index, issues };
     }
-    const { row, filled } = this.#fill(value as Record<string, unknown>, index);
+    const given: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    for (const field of INFORMATIONAL_FIELDS) delete given[field];
+    const { row, filled } = this.#fill(given, index);
     const phoneId = typeof row["phone_id"] === "string" ? row["phone_id"] : undefined;
     const result = validateStorageInfo(row);
     const found = [...(result.ok ? [] : result.issues), ...result.warnings];

@@ -82,6 +82,14 @@ async function runCommand(
         return await (await import("./commands/jobs.js")).jobsListCommand(options, context, dependencies);
       case "jobs wait":
         return await (await import("./commands/jobs.js")).jobsWaitCommand(options, context, dependencies);
+      case "phones list":
+        return await (await import("./commands/phones.js")).phonesListCommand(options, context, dependencies);
+      case "servers list":
+        return await (await import("./commands/servers.js")).serversListCommand(
+          options,
+          context,
+          dependencies,
+        );
       case "regions":
         return await (await import("./commands/regions.js")).regionsCommand(options, context);
       case "completion":

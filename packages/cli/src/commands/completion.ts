@@ -1,4 +1,4 @@
-import { REGIONS } from "@cph-export/core";
+import { PHONE_STATUS_WORDS, REGIONS } from "@cph-export/core";
 import type { Command } from "commander";
 import { EXIT } from "../exit-codes.js";
 import type { Context } from "../io.js";
@@ -22,6 +22,9 @@ function valueChoices(): Record<string, string[]> {
     "--output": ["table", "json", "ndjson", "text"],
     "--input-format": ["json", "ndjson", "csv"],
     "--region": REGIONS.map((region) => region.id),
+    "--status": PHONE_STATUS_WORDS.map((entry) => entry.word),
+    "--exportable": PHONE_STATUS_WORDS.map((entry) => entry.word),
+    "--type": ["0", "1"],
   };
 }
 

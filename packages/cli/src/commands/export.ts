@@ -1,4 +1,5 @@
 import {
+  DEFAULT_EXPORTABLE_STATUSES,
   type HttpRequest,
   isTransientErrorCode,
   redactHeaders,
@@ -9,7 +10,7 @@ import {
   utf8Text,
   buildBatchExportRequest,
 } from "@cph-export/core";
-import type { ExportProgress, PhoneResult } from "@cph-export/http-client";
+import type { CphClient, ExportProgress, PhoneResult, SkippedPhone } from "@cph-export/http-client";
 import { type ClientFactory, openClient, userAgent } from "../client.js";
 import { colorEnabled, type ResolvedConfig, requireTarget, resolveConfig } from "../config.js";
 import { formatDuration } from "../duration.js";
@@ -20,8 +21,15 @@ import { type Context, terminalWidth } from "../io.js";
 import { type ExportOptions, exportOptionsSchema, type OutputFormat, parseOptions } from "../options.js";
 import { type ProgressSnapshot, ProgressDisplay } from "../output/progress.js";
 import { type PhoneRow, phoneColumns, ResultWriter } from "../output/results.js";
-import { formatIssue, openPhones, type PhoneSource, scanPhones } from "../phones.js";
+import { formatIssue, openPhones, type PhoneSource, type SourceRecord, scanPhones } from "../phones.js";
 import { type RowDefaults, type RowIssue, RowPreparer } from "../rows.js";
+import {
+  describeSelection,
+  describeStatuses,
+  selectionFlagsGiven,
+  selectionSource,
+  selectPhones,
+} from "../selection.js";
 import { parseObjectPathTemplate } from "../template.js";
 
 /** Issues `export` prints before refusing an invalid input; `validate` prints them all. */
@@ -46,7 +54,9 @@ export async function exportCommand(
   context.out.addSecrets(config.secrets);
   context.err.addSecrets(config.secrets);
   for (const warning of config.warnings) context.err.write(`warning: ${warning}\n`);
-  requireTarget(config, { credentials: !options.dryRun });
+  const selecting = selectionFlagsGiven(options).length > 0;
+  // A selection is listed from the API, even for a dry run.
+  requireTarget(config, { credentials: !options.dryRun || selecting });
 
   const started = context.now();
   const defaults: RowDefaults = {
@@ -57,7 +67,15 @@ export async function exportCommand(
     date: started,
   };
   const format: OutputFormat = options.output ?? (context.io.stdoutIsTTY ? "table" : "json");
-  const source = await openPhones(options, context.io);
+  let client: CphClient | undefined;
+  let skips: Skips | undefined;
+  let source: PhoneSource;
+  if (selecting) {
+    const opened = await openSelection(options, config, context, dependencies);
+    ({ client, skips, source } = opened);
+  } else {
+    source = await openPhones(options, context.io);
+  }
   try {
     // First pass: the whole input is validated before anything is sent.
     const printed: RowIssue[] = [];
@@ -76,7 +94,7 @@ export async function exportCommand(
     if (omitted > 0) context.err.write(`... and ${omitted} more issues\n`);
     if (scan.errors > 0) {
       const validate =
-        source.name === "--phone-id"
+        source.kind !== "file"
           ? ""
           : ` Run "cph-export validate --input ${source.name === "stdin" ? "-" : source.name}" for the full list.`;
       throw usageError(
@@ -84,15 +102,84 @@ export async function exportCommand(
       );
     }
     if (scan.phones === 0) throw usageError(`${source.name} holds no phones; nothing to export.`);
-    if (template && !template.distinct && scan.phones > 1) {
+    const sendable = scan.phones - scan.skipped;
+    if (template && !template.distinct && sendable > 1) {
       throw usageError(
-        `--object-path "${template.source}" has no {phone_id} or {index}, so all ${scan.phones} phones would overwrite one object; add {phone_id}.`,
+        `--object-path "${template.source}" has no {phone_id} or {index}, so all ${sendable} phones would overwrite one object; add {phone_id}.`,
       );
     }
-    if (options.dryRun) return await dryRun(options, config, source, defaults, scan.phones, format, context);
-    return await send(options, config, source, defaults, scan.phones, format, context, dependencies);
+    if (options.dryRun)
+      return await dryRun(options, config, source, defaults, scan.phones, format, context, skips);
+    const sending = client;
+    client = undefined;
+    return await send(options, config, source, defaults, scan.phones, format, context, dependencies, {
+      client: sending,
+      skips,
+    });
   } finally {
     await source.close();
+    await client?.close().catch(() => {});
+  }
+}
+
+/** How the phones of a selection that are not sent reach `exportMany`: as `SkippedPhone`s. */
+interface Skips {
+  /** `not_exportable`. */
+  code: string;
+  make(init: ConstructorParameters<typeof SkippedPhone>[0]): SkippedPhone;
+}
+
+/** `--all`, or `--server-id s1 --status running`: the selection as the messages name it. */
+function selectionName(options: ExportOptions): string {
+  const parts: string[] = [];
+  if (options.all) parts.push("--all");
+  if (options.serverId !== undefined) parts.push(`--server-id ${options.serverId}`);
+  if (options.name !== undefined) parts.push(`--name ${JSON.stringify(options.name)}`);
+  if (options.status.length > 0)
+    parts.push(`--status ${describeStatuses(options.status).replaceAll(" or ", ",")}`);
+  if (options.type !== undefined) parts.push(`--type ${options.type}`);
+  return parts.join(" ");
+}
+
+/** Lists the selected phones (every page, once) and makes them the run's source. */
+async function openSelection(
+  options: ExportOptions,
+  config: ResolvedConfig,
+  context: Context,
+  dependencies: ExportDependencies,
+): Promise<{ client: CphClient; skips: Skips; source: PhoneSource }> {
+  const http = await import("@cph-export/http-client");
+  const skips: Skips = {
+    code: http.RESULT_CODES.notExportable,
+    make: (init) => new http.SkippedPhone(init),
+  };
+  const client = await openClient(config, context, {
+    retries: options.retries,
+    factory: dependencies.createClient,
+    phonesPerRequest: options.batchSize,
+  });
+  try {
+    const name = selectionName(options);
+    const exportable = options.exportable.length > 0 ? options.exportable : DEFAULT_EXPORTABLE_STATUSES;
+    const selection = await selectPhones(client, options, exportable, context.io.signal);
+    const { phones } = selection;
+    if (selection.withoutId > 0) {
+      context.err.write(`warning: ${selection.withoutId} listed phones have no phone_id; they are left out
+`);
+    }
+    if (phones.length === 0) throw usageError(`no phone matches ${name}; nothing to export.`);
+    const summary = describeSelection(phones);
+    context.err.write(`selected ${phones.length} ${phones.length === 1 ? "phone" : "phones"} with ${name}: ${summary}
+`);
+    if (phones.every((phone) => phone.skip !== undefined)) {
+      throw usageError(
+        `none of the ${phones.length} phones of ${name} is ${describeStatuses(exportable)}, so nothing would be exported (${summary}). --status chooses which phones are listed; --exportable which of them are sent.`,
+      );
+    }
+    return { client, skips, source: selectionSource(name, selection, skips.code) };
+  } catch (error) {
+    await client.close().catch(() => {});
+    throw error;
   }
 }
 
@@ -100,10 +187,33 @@ function checkCombinations(options: ExportOptions): void {
   if (options.input !== undefined && options.phoneId.length > 0) {
     throw usageError("export: give either --input FILE or --phone-id, not both.");
   }
-  if (options.input === undefined && options.phoneId.length === 0) {
+  const selection = selectionFlagsGiven(options);
+  const listed =
+    options.input !== undefined ? "--input" : options.phoneId.length > 0 ? "--phone-id" : undefined;
+  if (listed && selection.length > 0) {
     throw usageError(
-      "export: nothing to export; give --phone-id ID (with --include, --bucket, --object-path) or --input FILE (- for stdin).",
+      `export: give either ${listed} or ${selection[0]}, not both: ${listed} names the phones, ${selection.join(" and ")} ${selection.length === 1 ? "selects" : "select"} them from the API.`,
     );
+  }
+  if (options.all && selection.length > 1) {
+    throw usageError(
+      `export: --all selects every phone of the project; leave it out to select with ${selection.slice(1).join(" and ")}.`,
+    );
+  }
+  if (!listed && selection.length === 0) {
+    throw usageError(
+      "export: nothing to export; give --phone-id ID (with --include, --bucket, --object-path), --input FILE (- for stdin), or select phones from the API with --all, --server-id ID, --name TEXT or --status WORD.",
+    );
+  }
+  if (selection.length === 0) {
+    if (options.exportable.length > 0)
+      throw usageError(
+        "export: --exportable only applies to a selection (--all, --server-id, --name, --status).",
+      );
+    if (options.pageSize !== undefined)
+      throw usageError(
+        "export: --page-size only applies to a selection (--all, --server-id, --name, --status).",
+      );
   }
   if (options.timeout !== undefined && !options.wait)
     throw usageError("export: --timeout only applies with --wait.");
@@ -129,11 +239,18 @@ async function* storageInfos(
   defaults: RowDefaults,
   meta: Meta[],
   signal: AbortSignal | undefined,
-): AsyncGenerator<StorageInfo> {
+  skips: Skips | undefined,
+): AsyncGenerator<StorageInfo | SkippedPhone> {
   const preparer = new RowPreparer(defaults);
   for await (const record of source.records(signal)) {
     const row = preparer.prepare(record);
     if (row.index < 0) continue;
+    if (record.skip && skips) {
+      // Reported where it was listed, with no object: nothing is written for it.
+      meta[row.index] = { line: row.line, bucket: "", objectPath: "" };
+      yield skips.make({ phoneId: recordPhoneId(record), ...record.skip });
+      continue;
+    }
     if (!row.info) {
       throw new CliError(
         `${source.name} changed while it was being read (${source.where(row.line)} is now invalid); the phones before it may have been sent: rerun with the same --journal.`,
@@ -145,6 +262,11 @@ async function* storageInfos(
   }
 }
 
+function recordPhoneId(record: SourceRecord): string {
+  const value = record.value as { phone_id?: unknown } | undefined;
+  return typeof value?.phone_id === "string" ? value.phone_id : "";
+}
+
 async function dryRun(
   options: ExportOptions,
   config: ResolvedConfig,
@@ -153,6 +275,7 @@ async function dryRun(
   total: number,
   format: OutputFormat,
   context: Context,
+  skips: Skips | undefined,
 ): Promise<number> {
   const endpoint = resolveEndpoint({ region: config.region, endpoint: config.endpoint });
   const projectId = config.projectId as string;
@@ -180,8 +303,18 @@ async function dryRun(
       else await context.out.writeAsync(`${requests === 1 ? "[\n  " : ",\n  "}${json}`);
     }
   };
-  for await (const info of storageInfos(source, defaults, [], context.io.signal)) {
-    const batch = batcher.add(info);
+  const meta: Meta[] = [];
+  let index = 0;
+  let skipped = 0;
+  for await (const item of storageInfos(source, defaults, meta, context.io.signal, skips)) {
+    const where = source.where(meta[index++]?.line ?? 0);
+    if (!("phone_id" in item)) {
+      skipped++;
+      context.err.write(`skip ${where}: ${item.errorMessage}\n`);
+      continue;
+    }
+    if (source.kind === "api") context.err.write(`send ${where}\n`);
+    const batch = batcher.add(item);
     if (batch) await emit(batch);
   }
   const rest = batcher.flush();
@@ -196,8 +329,10 @@ async function dryRun(
     context.err.write(
       "dry run: no credentials are configured, so the requests are shown unsigned; a real run needs them.\n",
     );
+  const sent = total - skipped;
+  const skippedText = skipped > 0 ? `; ${skipped} skipped, not exportable` : "";
   context.err.write(
-    `dry run: ${total} ${total === 1 ? "phone" : "phones"} in ${requests} ${requests === 1 ? "request" : "requests"} to ${endpoint}; nothing was sent.\n`,
+    `dry run: ${sent} ${sent === 1 ? "phone" : "phones"} in ${requests} ${requests === 1 ? "request" : "requests"} to ${endpoint}${skippedText}; nothing was sent.\n`,
   );
   return EXIT.ok;
 }
@@ -240,6 +375,8 @@ interface Tally {
   /** Rejected because the service could not be reached or was overloaded, not for the phone itself. */
   upstream: number;
   resumed: number;
+  /** Listed by a selection but not exportable (`not_exportable`): rejected, but not a failure of the run. */
+  skipped: number;
 }
 
 /** Phones refused for a reason outside the phone (not sent, throttled, unavailable): nothing wrong with the input. */
@@ -256,13 +393,17 @@ async function send(
   format: OutputFormat,
   context: Context,
   dependencies: ExportDependencies,
+  selected: { client: CphClient | undefined; skips: Skips | undefined },
 ): Promise<number> {
   const { io } = context;
-  const client = await openClient(config, context, {
-    retries: options.retries,
-    factory: dependencies.createClient,
-    phonesPerRequest: options.batchSize,
-  });
+  const skips = selected.skips;
+  const client =
+    selected.client ??
+    (await openClient(config, context, {
+      retries: options.retries,
+      factory: dependencies.createClient,
+      phonesPerRequest: options.batchSize,
+    }));
   const meta: Meta[] = [];
   const tally: Tally = {
     accepted: 0,
@@ -273,6 +414,7 @@ async function send(
     auth: 0,
     upstream: 0,
     resumed: 0,
+    skipped: 0,
   };
   const failures: PhoneRow[] = [];
   const writer = new ResultWriter<PhoneRow>(
@@ -293,7 +435,7 @@ async function send(
   let latest: ExportProgress | undefined;
   const snapshot = (): ProgressSnapshot => {
     const p = latest;
-    const rejected = Math.max(tally.rejected, p?.rejected ?? 0);
+    const rejected = Math.max(tally.rejected + tally.skipped, p?.rejected ?? 0);
     const failed = Math.max(tally.failed, p?.failed ?? 0);
     const unknown = Math.max(tally.unknown, p?.unknown ?? 0);
     const accepted = Math.max(tally.accepted, p?.accepted ?? 0);
@@ -312,7 +454,7 @@ async function send(
   let thrown: unknown;
   const reported = new Set<string>();
   try {
-    const results = client.exportMany(storageInfos(source, defaults, meta, io.signal), {
+    const results = client.exportMany(storageInfos(source, defaults, meta, io.signal, skips), {
       batchSize: options.batchSize,
       concurrency: options.concurrency,
       journal: options.journal,
@@ -327,9 +469,10 @@ async function send(
     for await (const result of results) {
       reported.add(result.phoneId);
       const row = toRow(result, meta);
-      count(tally, result);
+      count(tally, result, skips);
       if (
         (result.state === "rejected" || result.state === "failed" || result.state === "unknown") &&
+        !isSkip(result, skips) &&
         failures.length < 5
       ) {
         failures.push(row);
@@ -350,7 +493,7 @@ async function send(
       ? "not sent: the run was interrupted first; rerun to send it"
       : "not sent: the run stopped at the error above first; rerun to send it";
     unsent = await reportUnsent(source, defaults, reported, reason, async (row) => {
-      count(tally, { phoneId: row.phone_id, state: "rejected", errorCode: row.error_code });
+      count(tally, { phoneId: row.phone_id, state: "rejected", errorCode: row.error_code }, skips);
       await writer.add(row);
     });
   }
@@ -405,6 +548,19 @@ async function reportUnsent(
   try {
     for await (const record of source.records(undefined)) {
       const row = preparer.prepare(record);
+      if (record.skip) {
+        // Never to be sent: reported with its reason, not as unsent.
+        const phoneId = recordPhoneId(record);
+        if (row.index < 0 || reported.has(phoneId)) continue;
+        await report({
+          phone_id: phoneId,
+          state: "rejected",
+          error_code: record.skip.errorCode,
+          error_msg: record.skip.errorMessage,
+          line: row.line,
+        });
+        continue;
+      }
       if (row.index < 0 || !row.info || reported.has(row.info.phone_id)) continue;
       unsent++;
       await report({
@@ -446,7 +602,17 @@ function toRow(result: PhoneResult, meta: readonly Meta[]): PhoneRow {
   return row;
 }
 
-function count(tally: Tally, result: PhoneResult): void {
+/** A phone of a selection that was not sent because of its status. */
+function isSkip(result: Pick<PhoneResult, "state" | "errorCode">, skips: Skips | undefined): boolean {
+  return skips !== undefined && result.state === "rejected" && result.errorCode === skips.code;
+}
+
+function count(tally: Tally, result: PhoneResult, skips: Skips | undefined): void {
+  if (isSkip(result, skips)) {
+    tally.skipped++;
+    if (result.fromJournal) tally.resumed++;
+    return;
+  }
   tally[result.state]++;
   if (result.fromJournal) tally.resumed++;
   if (result.state === "rejected" && isAuthErrorCode(result.errorCode)) tally.auth++;
@@ -454,6 +620,11 @@ function count(tally: Tally, result: PhoneResult): void {
     tally.upstream++;
 }
 
+/**
+ * Phones a selection skipped (`not_exportable`) do not fail a run: the operator asked for the
+ * fleet, and a phone that is off is reported, not an error. A selection with nothing exportable at
+ * all is refused before anything is sent (exit 2).
+ */
 function exitFor(tally: Tally): number {
   let code: number = EXIT.ok;
   if (tally.rejected > 0 || tally.failed > 0) code = worstExit(code, EXIT.failed);
@@ -479,6 +650,7 @@ function summarize(
   if (tally.failed > 0) parts.push(`${tally.failed} failed`);
   if (tally.rejected > 0) parts.push(`${tally.rejected} rejected`);
   if (tally.unknown > 0) parts.push(`${tally.unknown} unknown`);
+  if (tally.skipped > 0) parts.push(`${tally.skipped} skipped (not exportable)`);
   const of = results < total ? `${results} of ${total}` : `${total}`;
   const resumed = tally.resumed > 0 ? ` (${tally.resumed} from the journal${table ? ", marked *" : ""})` : "";
   context.err.write(

@@ -1,7 +1,8 @@
 import { jobState, type Job, LIMITS } from "@cph-export/core";
 import type { CphClient, JobOutcome, TrackedJob } from "@cph-export/http-client";
-import { type ClientFactory, openClient } from "../client.js";
-import { colorEnabled, requireTarget, resolveConfig } from "../config.js";
+import type { ClientFactory } from "../client.js";
+import { colorEnabled } from "../config.js";
+import { connect } from "../connect.js";
 import { isAbortError, usageError } from "../errors.js";
 import { EXIT, worstExit } from "../exit-codes.js";
 import { type Context, terminalWidth } from "../io.js";
@@ -18,27 +19,6 @@ import { type JobRow, jobColumns, ResultWriter } from "../output/results.js";
 
 export interface JobsDependencies {
   createClient?: ClientFactory | undefined;
-}
-
-type GlobalLike = {
-  region?: string | undefined;
-  endpoint?: string | undefined;
-  projectId?: string | undefined;
-  profile?: string | undefined;
-  retries?: number | undefined;
-};
-
-async function connect(
-  options: GlobalLike,
-  context: Context,
-  dependencies: JobsDependencies,
-): Promise<CphClient> {
-  const config = await resolveConfig(options, context.io.env);
-  context.out.addSecrets(config.secrets);
-  context.err.addSecrets(config.secrets);
-  for (const warning of config.warnings) context.err.write(`warning: ${warning}\n`);
-  requireTarget(config, { credentials: true });
-  return openClient(config, context, { retries: options.retries, factory: dependencies.createClient });
 }
 
 function jobRow(
@@ -74,7 +54,7 @@ export async function jobsGetCommand(
   dependencies: JobsDependencies = {},
 ): Promise<number> {
   const options = parseOptions(jobsGetOptionsSchema, raw, "jobs get");
-  const client = await connect(options, context, dependencies);
+  const client = await connect(options, context, dependencies.createClient);
   try {
     const job = await client.getJob(options.jobId, { signal: context.io.signal });
     const writer = writerFor(context, options.output);
@@ -115,7 +95,7 @@ export async function jobsListCommand(
   const options = parseOptions(jobsListOptionsSchema, raw, "jobs list");
   const requestIds = splitIds(options.requestId);
   if (requestIds.length === 0) throw usageError("jobs list: give at least one --request-id.");
-  const client = await connect(options, context, dependencies);
+  const client = await connect(options, context, dependencies.createClient);
   try {
     const jobs = await listAll(client, requestIds, context.io.signal);
     const writer = writerFor(context, options.output);
@@ -142,7 +122,7 @@ export async function jobsWaitCommand(
   if (requestIds.length === 0 && jobIds.length === 0) {
     throw usageError("jobs wait: give --request-id ID or --job-id ID (repeatable, or comma-separated).");
   }
-  const client = await connect(options, context, dependencies);
+  const client = await connect(options, context, dependencies.createClient);
   const { io } = context;
   try {
     const tracked: TrackedJob[] = jobIds.map((jobId) => ({ jobId }));

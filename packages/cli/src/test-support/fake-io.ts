@@ -1,12 +1,14 @@
 import { PassThrough } from "node:stream";
 import type { CloudPhoneServer, Phone, StorageInfo } from "@cph-export/core";
-import type {
-  CphClient,
-  CphClientOptions,
-  ExportManyOptions,
-  PhoneFilter,
-  PhoneResult,
-  ServerFilter,
+import {
+  type CphClient,
+  type CphClientOptions,
+  type ExportManyOptions,
+  type ExportSource,
+  type PhoneFilter,
+  type PhoneResult,
+  type ServerFilter,
+  SkippedPhone,
 } from "@cph-export/http-client";
 import type { CliIo } from "../io.js";
 
@@ -46,6 +48,10 @@ export class FakeClient implements CphClient {
   readonly projectId: string;
   readonly options: CphClientOptions;
   readonly sent: StorageInfo[] = [];
+  /** The phones the source marked as skipped, reported rejected and never sent. */
+  readonly skipped: SkippedPhone[] = [];
+  /** Every listPhones call, with its filter. */
+  readonly phoneFilters: PhoneFilter[] = [];
   exportOptions: ExportManyOptions | undefined;
   /** What listPhones and listServers walk, filtered as CPH filters. */
   phones: Phone[] = [];
@@ -102,6 +108,7 @@ export class FakeClient implements CphClient {
   }
 
   async *listPhones(filter: PhoneFilter = {}): AsyncIterable<Phone> {
+    this.phoneFilters.push(filter);
     for (const phone of this.phones) {
       if (filter.serverId !== undefined && phone.server_id !== filter.serverId) continue;
       if (filter.status !== undefined && phone.status !== filter.status) continue;
@@ -119,16 +126,25 @@ export class FakeClient implements CphClient {
     }
   }
 
-  async *exportMany(
-    source: Iterable<StorageInfo> | AsyncIterable<StorageInfo>,
-    options: ExportManyOptions = {},
-  ): AsyncIterable<PhoneResult> {
+  async *exportMany(source: ExportSource, options: ExportManyOptions = {}): AsyncIterable<PhoneResult> {
     this.exportOptions = options;
     let index = 0;
-    for await (const info of source as AsyncIterable<StorageInfo>) {
+    for await (const info of source as AsyncIterable<StorageInfo | SkippedPhone>) {
       if (options.signal?.aborted) break;
-      this.sent.push(info);
-      const result: PhoneResult = { phoneId: info.phone_id, index, ...this.#decide(info, index) };
+      let result: PhoneResult;
+      if (info instanceof SkippedPhone) {
+        this.skipped.push(info);
+        result = {
+          phoneId: info.phoneId,
+          index,
+          state: "rejected",
+          errorCode: info.errorCode,
+          errorMessage: info.errorMessage,
+        };
+      } else {
+        this.sent.push(info);
+        result = { phoneId: info.phone_id, index, ...this.#decide(info, index) };
+      }
       options.onProgress?.({
         read: index + 1,
         accepted: 0,
