@@ -641,6 +641,8 @@ describe("faults and control routes", () => {
       errors: 0,
       drops: 0,
       droppedPhones: 0,
+      listPhones: 0,
+      listServers: 0,
     });
     // Tokens survive a reset.
     expect((await exportWithToken(app, token, [storageInfo("p")])).status).toBe(200);

@@ -13,6 +13,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { authenticate, checkPassword, domainId, projectsOf, TokenStore, userId } from "./auth.js";
 import { type EmulatorConfig, faultSettingsSchema, resolveEmulatorConfig } from "./config.js";
 import { INVALID_PARAMETER, JOB_NOT_FOUND, validationErrorCode } from "./errors.js";
+import { type ListAnswer, listPhonesAnswer, listServersAnswer } from "./list-routes.js";
 import { listPhoneFiles } from "./phones.js";
 import { randomId } from "./random.js";
 import { EmulatorState, type JobRecord } from "./state.js";
@@ -440,6 +441,38 @@ export function createEmulator(options: EmulatorAppOptions): {
         200,
       );
     }),
+  );
+
+  /** A list route: auth, the `listErrorRate` fault, then the page (or the 400 of a bad query). */
+  const listRoute = <T>(
+    key: "phones" | "servers",
+    answer: (query: (name: string) => string | undefined) => ListAnswer<T>,
+  ) => {
+    const handler = api(`list-${key}`, async (c) => {
+      const denied = await guard(c, new Uint8Array());
+      if (denied) return denied;
+      if (state.chance(state.faults.listErrorRate)) {
+        state.stats.errors++;
+        return errorBody(c, 503, "APIGW.0201", "Backend unavailable (an emulated fault); retry later");
+      }
+      const result = answer((name) => c.req.query(name));
+      if (!result.ok) return errorBody(c, 400, result.errorCode, result.message);
+      return c.json({ request_id: c.get("requestId"), [key]: result.items }, 200);
+    });
+    // Every call counts, the throttled and refused ones too: what a client's paging costs.
+    return (c: EmulatorContext) => {
+      state.stats[key === "phones" ? "listPhones" : "listServers"]++;
+      return handler(c);
+    };
+  };
+
+  app.get(
+    "/v1/:projectId/cloud-phone/phones",
+    listRoute("phones", (query) => listPhonesAnswer(config.inventory, query)),
+  );
+  app.get(
+    "/v1/:projectId/cloud-phone/servers",
+    listRoute("servers", (query) => listServersAnswer(config.inventory, query)),
   );
 
   if (config.controlRoutes) {

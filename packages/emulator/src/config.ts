@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { LIMITS } from "@cph-export/core";
 import { z } from "zod";
+import { checkInventory, Inventory, inventorySchema } from "./inventory.js";
 
 /**
  * The credentials the emulator accepts when neither a config nor the `CPH_EMULATOR_*`
@@ -53,6 +54,8 @@ export const faultSettingsSchema = z.strictObject({
   latencyMs: z.number().int().min(0).max(600_000).optional(),
   /** Seed of the generator that decides which requests get an error or a drop. */
   seed: z.number().int().optional(),
+  /** Fraction (0..1) of ListCloudPhones and ListCloudPhoneServers requests answered 503 `APIGW.0201`. */
+  listErrorRate: z.number().min(0).max(1).optional(),
 });
 
 const phonesSchema = z.strictObject({
@@ -77,6 +80,8 @@ export const emulatorConfigSchema = z.strictObject({
   controlRoutes: z.boolean().optional(),
   /** Archives written at once; default 4. */
   archiveConcurrency: z.number().int().positive().max(64).optional(),
+  /** The servers and phones of the list routes; default 40 phones on 2 servers. */
+  inventory: inventorySchema.optional(),
 });
 
 /** A config as written in a file or passed to `startEmulator`; every field is optional. */
@@ -102,6 +107,7 @@ export interface ResolvedEmulatorConfig {
   maxPhonesPerRequest: number;
   controlRoutes: boolean;
   archiveConcurrency: number;
+  inventory: Inventory;
 }
 
 /** A config that breaks the schema; the message names every offending field. */
@@ -168,6 +174,7 @@ export function parseEmulatorConfig(input: unknown, where = "config"): EmulatorC
         problems.push(`users[${index}].projects[${at}]: project ${projectId} is not in projects`);
     });
   });
+  problems.push(...checkInventory(config.inventory));
   if (problems.length > 0) throw new EmulatorConfigError(where, problems);
   return config;
 }
@@ -233,6 +240,7 @@ export function resolveEmulatorConfig(config: EmulatorConfig = {}): ResolvedEmul
     maxPhonesPerRequest: parsed.maxPhonesPerRequest ?? LIMITS.defaultPhonesPerRequest,
     controlRoutes: parsed.controlRoutes ?? true,
     archiveConcurrency: parsed.archiveConcurrency ?? 4,
+    inventory: new Inventory(parsed.inventory),
   };
 }
 

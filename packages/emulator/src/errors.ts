@@ -22,6 +22,12 @@ export const ERROR_CODES = {
       error_msg: `The cloud phone ${phoneId} is unavailable: its account is restricted (op_restricted).`,
     }),
   },
+  /**
+   * Per phone inside a 200: an inventory phone whose status is not running (2). UNCONFIRMED: the
+   * real code and wording for this case are not documented; `CPS.0015` is outside the documented
+   * 0001-0009 on purpose, so that nobody mistakes it for a confirmed one.
+   */
+  phoneNotRunning: { code: "CPS.0015" },
   /** A job whose archive could not be written (service internal error). */
   archiveFailed: { code: "CPS.0003" },
 } as const;

@@ -3,6 +3,7 @@ export type { EmulatorApp, EmulatorAppOptions } from "./app.js";
 export { DEMO_CREDENTIALS, EmulatorConfigError, loadEmulatorConfig } from "./config.js";
 export type { AccessKeyConfig, EmulatorConfig, FaultSettings, ProjectConfig, UserConfig } from "./config.js";
 export { ERROR_CODES } from "./errors.js";
+export type { InventoryConfig, InventoryPhone, InventoryServer } from "./inventory.js";
 export { listPhoneFiles, readPhoneFile } from "./phones.js";
 export type { PhoneFile } from "./phones.js";
 export { startEmulator } from "./server.js";

@@ -2,6 +2,7 @@ import type { StorageInfo } from "@cph-export/core";
 import { writePhoneArchive } from "./archive.js";
 import type { FaultSettings, ResolvedEmulatorConfig } from "./config.js";
 import { ERROR_CODES } from "./errors.js";
+import { notExportableReason } from "./inventory.js";
 import { createRandom, randomId, stableId } from "./random.js";
 
 /** One accepted export, as `GET /__emulator/ledger` lists it. */
@@ -30,6 +31,10 @@ export interface EmulatorStats {
   drops: number;
   /** Phones in those requests (every storage info, with or without a job). */
   droppedPhones: number;
+  /** ListCloudPhones requests received (each page is one). */
+  listPhones: number;
+  /** ListCloudPhoneServers requests received. */
+  listServers: number;
 }
 
 export interface JobRecord {
@@ -97,7 +102,7 @@ class Limiter {
 }
 
 function emptyStats(): EmulatorStats {
-  return { requests: 0, throttled: 0, errors: 0, drops: 0, droppedPhones: 0 };
+  return { requests: 0, throttled: 0, errors: 0, drops: 0, droppedPhones: 0, listPhones: 0, listServers: 0 };
 }
 
 export interface StateOptions {
@@ -158,7 +163,7 @@ export class EmulatorState {
     infos: readonly StorageInfo[],
     dropped: boolean,
   ): PhoneJobAnswer[] {
-    const { phones } = this.config;
+    const { phones, inventory } = this.config;
     const now = this.#options.clock();
     const time = now.toISOString();
     const created: JobRecord[] = [];
@@ -168,6 +173,18 @@ export class EmulatorState {
       }
       if (phones.unavailable.has(info.phone_id)) {
         return { phone_id: info.phone_id, ...ERROR_CODES.phoneUnavailable.body(info.phone_id) };
+      }
+      const listed = inventory.phone(info.phone_id);
+      if (!listed && inventory.strict) {
+        return { phone_id: info.phone_id, ...ERROR_CODES.phoneNotFound.body(info.phone_id) };
+      }
+      const notRunning = listed && notExportableReason(listed);
+      if (notRunning) {
+        return {
+          phone_id: info.phone_id,
+          error_code: ERROR_CODES.phoneNotRunning.code,
+          error_msg: notRunning,
+        };
       }
       const jobId = randomId();
       const ledger: LedgerEntry = {
@@ -183,7 +200,7 @@ export class EmulatorState {
       const job: JobRecord = {
         jobId,
         phoneId: info.phone_id,
-        serverId: stableId(`server:${info.phone_id}`),
+        serverId: listed?.server_id ?? stableId(`server:${info.phone_id}`),
         requestId,
         projectId,
         begin: now,

@@ -51,6 +51,8 @@ describe("spawnEmulator", () => {
         errors: 0,
         drops: 0,
         droppedPhones: 0,
+        listPhones: 0,
+        listServers: 0,
       });
 
       await emulator.setFaults({ errorRate: 1 });
