@@ -26,14 +26,6 @@ export function selectionFlagsGiven(flags: SelectionFlags): string[] {
   return given;
 }
 
-/** A CPH status as a number; a numeric string counts, anything else is no status. */
-export function statusCode(phone: Pick<Phone, "status">): number | undefined {
-  const status = phone.status;
-  if (typeof status === "number" && Number.isInteger(status)) return status;
-  if (typeof status === "string" && /^\s*-?\d+\s*$/.test(status)) return Number(status);
-  return undefined;
-}
-
 /** `off (status 8)`, `status 9`, or `no status` for a phone the listing gave none. */
 export function describeStatus(code: number | undefined): string {
   if (code === undefined) return "no status";
@@ -119,7 +111,7 @@ export async function selectPhones(
       withoutId++;
       continue;
     }
-    const code = statusCode(phone);
+    const code = phone.status;
     const selected: SelectedPhone = {
       phoneId: phone.phone_id,
       name: phone.phone_name ?? undefined,

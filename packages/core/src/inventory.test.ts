@@ -135,7 +135,35 @@ describe("ListCloudPhones answers", () => {
     });
     const parsed = parseListCloudPhonesResponse({ status: 200, headers: {}, bodyText: body });
     expect(parsed.request_id).toBe("r1");
-    expect(parsed.phones?.[0]).toMatchObject({ phone_id: "a".repeat(32), status: "2", server_id: "s1" });
+    expect(parsed.phones?.[0]).toMatchObject({
+      phone_id: "a".repeat(32),
+      status: 2,
+      type: 0,
+      server_id: "s1",
+    });
     expect(parsed.phones?.[0]).not.toHaveProperty("extra");
+  });
+});
+
+describe("a listed status or type", () => {
+  const parse = (status: unknown) => {
+    const body = JSON.stringify({ phones: [{ phone_id: "p", status, type: status }] });
+    const phone = parseListCloudPhonesResponse({ status: 200, headers: {}, bodyText: body }).phones?.[0];
+    return { status: phone?.status, type: phone?.type };
+  };
+
+  test.prop([fc.integer({ min: -1_000_000, max: 1_000_000 })])(
+    "is the same number as an integer or as its digits",
+    (code) => {
+      expect(parse(code)).toEqual({ status: code, type: code });
+      expect(parse(String(code))).toEqual({ status: code, type: code });
+      expect(parse(` ${code} `)).toEqual({ status: code, type: code });
+    },
+  );
+
+  it("is no status when it is not an integer", () => {
+    for (const value of [null, "", "abc", "2.5", 2.5, "2x"]) {
+      expect(parse(value)).toEqual({ status: undefined, type: undefined });
+    }
   });
 });

@@ -65,8 +65,17 @@ export const listJobsResponseSchema = z.object({
 });
 export type ListJobsResponse = z.infer<typeof listJobsResponseSchema>;
 
-// Documented as integers; a numeric string is read as its number rather than drop the phone.
-const statusNumber = z.union([z.number(), z.string()]).nullish();
+// Documented as integers. A numeric string ("2") is read as its number rather than drop the phone;
+// anything else that is not an integer (null, "", "abc", 2.5) reads as no status at all.
+const statusNumber = z
+  .union([z.number(), z.string()])
+  .nullish()
+  .transform((value): number | undefined => {
+    if (typeof value === "number") return Number.isInteger(value) ? value : undefined;
+    if (typeof value === "string" && /^\s*-?\d+\s*$/.test(value)) return Number(value);
+    return undefined;
+  })
+  .optional();
 
 export const phoneSchema = z.object({
   phone_name: optionalString,

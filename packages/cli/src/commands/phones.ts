@@ -7,7 +7,7 @@ import { type Context, terminalWidth } from "../io.js";
 import { parseOptions, phonesListOptionsSchema } from "../options.js";
 import { ResultWriter } from "../output/results.js";
 import { type Column, paint } from "../output/table.js";
-import { listSelected, phoneFilters, statusCode } from "../selection.js";
+import { listSelected, phoneFilters } from "../selection.js";
 
 export interface PhonesDependencies {
   createClient?: ClientFactory | undefined;
@@ -34,14 +34,14 @@ export function phoneListRow(phone: Phone): PhoneListRow | undefined {
   const row: PhoneListRow = { phone_id: phone.phone_id };
   if (phone.phone_name) row.phone_name = phone.phone_name;
   if (phone.server_id) row.server_id = phone.server_id;
-  const code = statusCode(phone);
+  const code = phone.status;
   if (code !== undefined) {
     row.status = code;
     row.status_word = phoneStatusWord(code);
   }
   if (phone.image_id) row.image_id = phone.image_id;
   if (phone.phone_model_name) row.phone_model_name = phone.phone_model_name;
-  const type = statusCode({ status: phone.type });
+  const type = phone.type;
   if (type !== undefined) row.type = type;
   return row;
 }

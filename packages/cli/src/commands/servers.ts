@@ -7,7 +7,6 @@ import { type Context, terminalWidth } from "../io.js";
 import { parseOptions, serversListOptionsSchema } from "../options.js";
 import { ResultWriter } from "../output/results.js";
 import type { Column } from "../output/table.js";
-import { statusCode } from "../selection.js";
 
 export interface ServersDependencies {
   createClient?: ClientFactory | undefined;
@@ -30,7 +29,7 @@ export function serverListRow(server: CloudPhoneServer): ServerListRow | undefin
   if (server.server_name) row.server_name = server.server_name;
   if (server.server_model_name) row.server_model_name = server.server_model_name;
   if (server.phone_model_name) row.phone_model_name = server.phone_model_name;
-  const code = statusCode(server);
+  const code = server.status;
   if (code !== undefined) row.status = code;
   if (server.create_time) row.create_time = server.create_time;
   return row;
