@@ -114,6 +114,8 @@ export {
 } from "./responses.js";
 export type { HttpResponseData, IamToken, ParsedErrorBody } from "./responses.js";
 export { REDACTED, redactHeaders, redactText } from "./redact.js";
+export { formatMaxErrors, formatRate, maxErrorsExceeded, parseMaxErrors, parseRate } from "./run-control.js";
+export type { MaxErrors, RunControlParse } from "./run-control.js";
 export { findRegion, GLOBAL_IAM_ENDPOINT, REGIONS, resolveEndpoint, resolveIamEndpoint } from "./regions.js";
 export type { Region } from "./regions.js";
 export { utf8Bytes, utf8Length, utf8Text } from "./bytes.js";
