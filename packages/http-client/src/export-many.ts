@@ -1,8 +1,5 @@
 import {
-  CphApiError,
   CphAuthError,
-  CphError,
-  CphNetworkError,
   CphValidationError,
   type StorageInfo,
   StorageInfoBatcher,
@@ -10,20 +7,18 @@ import {
   type ValidationOptions,
 } from "@cph-export/core";
 import { RESULT_CODES } from "./batch-result.js";
-import { JobPoller, type JobReader } from "./job-poller.js";
-import { Journal, type JournalEntry } from "./journal.js";
-import { raceSignal, sleep } from "./retry.js";
+import { type ExportItem, type ExportSource, iteratorOf } from "./export-source.js";
+import { failedResults } from "./failed-results.js";
+import { Follower } from "./job-follower.js";
+import type { JobReader } from "./job-poller.js";
+import { Journal } from "./journal.js";
+import { fromJournal } from "./journal-result.js";
+import { raceSignal } from "./retry.js";
 import { NotSentError, type SendControl } from "./send-control.js";
 import { SkippedPhone } from "./skipped-phone.js";
-import type {
-  BatchExportResult,
-  ExportManyOptions,
-  ExportProgress,
-  JobOutcome,
-  PhoneResult,
-  WaitOptions,
-} from "./types.js";
-import { DEFAULT_WAIT, nextInterval } from "./wait-for-jobs.js";
+import type { BatchExportResult, ExportManyOptions, ExportProgress, PhoneResult } from "./types.js";
+
+export type { ExportSource } from "./export-source.js";
 
 /** What `exportMany` needs from the client. */
 export interface ExportContext {
@@ -39,8 +34,6 @@ export const DEFAULT_CONCURRENCY = 4;
 export const DEFAULT_BATCH_SIZE = 100;
 /** Jobs followed at once with `wait`; reading pauses above it so memory stays bounded. */
 export const MAX_FOLLOWED_JOBS = 10_000;
-/** Polling rounds in a row that may fail before the followed jobs are given up as not followed. */
-const MAX_FAILED_ROUNDS = 3;
 
 function wholeNumber(
   value: number | undefined,
@@ -63,52 +56,6 @@ function wholeNumber(
   return result;
 }
 
-/** cph-gateway: a request with the same Idempotency-Key is in flight (its outcome is this one's). */
-const SAME_KEY_IN_FLIGHT = "CPHGW.4091";
-
-/** The results of a request that failed after its retries: `rejected` when the answer proves nothing was done, else `unknown`. */
-export function failedResults(infos: readonly StorageInfo[], error: unknown): PhoneResult[] {
-  let shared: Pick<PhoneResult, "state" | "errorCode" | "errorMessage" | "requestId">;
-  if (error instanceof CphNetworkError && error.phase === "connect") {
-    shared = { state: "rejected", errorCode: RESULT_CODES.notSent, errorMessage: error.message };
-  } else if (error instanceof CphApiError && error.errorCode === SAME_KEY_IN_FLIGHT) {
-    shared = {
-      state: "unknown",
-      errorCode: RESULT_CODES.outcomeUnknown,
-      errorMessage: `${error.message}: a request with the same Idempotency-Key is in flight and may be exporting these phones; look for their jobs or archives before sending them again`,
-      requestId: error.requestId,
-    };
-  } else if (error instanceof CphApiError && (error.status < 500 || error.retryable)) {
-    shared = {
-      state: "rejected",
-      errorCode: error.errorCode,
-      errorMessage: error.errorMessage || error.message,
-      requestId: error.requestId,
-    };
-  } else if (error instanceof CphApiError) {
-    shared = {
-      state: "unknown",
-      errorCode: RESULT_CODES.outcomeUnknown,
-      errorMessage: `${error.message}: the service may have processed the request`,
-      requestId: error.requestId,
-    };
-  } else {
-    const message = error instanceof Error ? error.message : String(error);
-    shared = {
-      state: "unknown",
-      errorCode: RESULT_CODES.outcomeUnknown,
-      errorMessage: message,
-      requestId: error instanceof CphError ? error.requestId : undefined,
-    };
-  }
-  return infos.map((info) => ({
-    phoneId: info.phone_id,
-    bucketName: info.bucket_name,
-    objectPath: info.object_path,
-    ...shared,
-  }));
-}
-
 /** A phone refused before sending (invalid, or a repeat), with what can be read of it. */
 function refused(
   value: StorageInfo,
@@ -128,200 +75,6 @@ function refused(
   };
 }
 
-function fromJournal(info: StorageInfo, entry: JournalEntry, index: number): PhoneResult | undefined {
-  const base = {
-    phoneId: info.phone_id,
-    bucketName: info.bucket_name,
-    objectPath: info.object_path,
-    index,
-    fromJournal: true,
-  };
-  const ids = { jobId: entry.jobId, requestId: entry.requestId };
-  switch (entry.state) {
-    case "accepted":
-    case "succeeded":
-      return { ...base, ...ids, state: entry.state };
-    case "failed":
-      return {
-        ...base,
-        ...ids,
-        state: "failed",
-        errorCode: entry.errorCode,
-        errorMessage: entry.errorMessage,
-      };
-    case "sent":
-    case "unknown": {
-      const detail =
-        entry.state === "sent" ? "the earlier run stopped before its answer arrived" : entry.errorMessage;
-      return {
-        ...base,
-        ...ids,
-        state: "unknown",
-        errorCode: RESULT_CODES.unknownInJournal,
-        errorMessage: `outcome unknown in journal${detail ? ` (${detail})` : ""}; check the bucket, then rerun with retryUnknown to send it again`,
-      };
-    }
-    default:
-      return undefined;
-  }
-}
-
-/** Follows accepted jobs while the export goes on, handing each phone back once its job ends. */
-class Follower {
-  readonly #poller: JobPoller;
-  readonly #tracked = new Map<string, { result: PhoneResult; deadline: number | undefined }>();
-  readonly #controller = new AbortController();
-  readonly #options: Omit<WaitOptions, "signal">;
-  readonly #deliver: (result: PhoneResult) => void;
-  readonly #fail: (error: unknown) => void;
-  readonly #note: (message: string) => void;
-  #idle: (() => void) | undefined;
-  readonly done: Promise<void>;
-
-  constructor(
-    reader: JobReader,
-    options: Omit<WaitOptions, "signal">,
-    handlers: {
-      deliver: (result: PhoneResult) => void;
-      fail: (error: unknown) => void;
-      note: (message: string) => void;
-    },
-  ) {
-    this.#poller = new JobPoller(reader);
-    this.#options = options;
-    this.#deliver = handlers.deliver;
-    this.#fail = handlers.fail;
-    this.#note = handlers.note;
-    this.done = this.#loop();
-  }
-
-  get size(): number {
-    return this.#tracked.size;
-  }
-
-  add(result: PhoneResult): void {
-    if (!result.jobId || this.#tracked.has(result.jobId)) {
-      this.#deliver({
-        ...result,
-        state: "unknown",
-        errorCode: RESULT_CODES.notFollowed,
-        errorMessage: "accepted, but its job cannot be told apart to follow it",
-      });
-      return;
-    }
-    const deadline = this.#options.timeoutMs === undefined ? undefined : Date.now() + this.#options.timeoutMs;
-    this.#tracked.set(result.jobId, { result, deadline });
-    this.#poller.add({ jobId: result.jobId, phoneId: result.phoneId, requestId: result.requestId });
-    this.#idle?.();
-  }
-
-  /** Stops polling (no request after this) and returns the phones still followed, as accepted. */
-  async stop(): Promise<PhoneResult[]> {
-    this.#controller.abort();
-    this.#idle?.();
-    await this.done;
-    const remaining = [...this.#tracked.values()].map((entry) => entry.result);
-    this.#tracked.clear();
-    return remaining;
-  }
-
-  #finish(outcome: JobOutcome, code?: string): void {
-    const entry = this.#tracked.get(outcome.jobId);
-    if (!entry) return;
-    this.#tracked.delete(outcome.jobId);
-    const result: PhoneResult = {
-      ...entry.result,
-      state: outcome.state === "running" ? "unknown" : outcome.state,
-    };
-    if (outcome.state !== "succeeded") {
-      result.errorCode = code ?? outcome.errorCode;
-      result.errorMessage = outcome.errorMessage;
-    }
-    this.#deliver(result);
-  }
-
-  async #loop(): Promise<void> {
-    const signal = this.#controller.signal;
-    const base = this.#options.intervalMs ?? DEFAULT_WAIT.intervalMs;
-    const cap = Math.max(base, this.#options.maxIntervalMs ?? DEFAULT_WAIT.maxIntervalMs);
-    let interval = base;
-    let failedRounds = 0;
-    while (!signal.aborted) {
-      if (this.#tracked.size === 0) {
-        await new Promise<void>((resolve) => {
-          this.#idle = resolve;
-        });
-        this.#idle = undefined;
-        interval = base;
-        continue;
-      }
-      try {
-        for (const outcome of await this.#poller.round(signal)) this.#finish(outcome);
-        failedRounds = 0;
-      } catch (error) {
-        if (signal.aborted) break;
-        if (error instanceof CphAuthError) {
-          this.#fail(error);
-          break;
-        }
-        failedRounds++;
-        const message = error instanceof Error ? error.message : String(error);
-        this.#note(
-          `polling jobs failed (${failedRounds} of ${MAX_FAILED_ROUNDS} rounds in a row): ${message}`,
-        );
-        if (failedRounds >= MAX_FAILED_ROUNDS) {
-          const reason = `accepted, but its job could not be followed: ${message}`;
-          for (const outcome of this.#poller.expire(this.#poller.jobIds(), reason))
-            this.#finish(outcome, RESULT_CODES.notFollowed);
-          failedRounds = 0;
-        }
-      }
-      const now = Date.now();
-      let nearest = Number.POSITIVE_INFINITY;
-      const expired: string[] = [];
-      for (const [jobId, entry] of this.#tracked) {
-        if (entry.deadline === undefined) continue;
-        if (entry.deadline <= now) expired.push(jobId);
-        else nearest = Math.min(nearest, entry.deadline);
-      }
-      if (expired.length > 0) {
-        const reason = `still running after the ${this.#options.timeoutMs} ms wait timeout; the job may yet finish`;
-        for (const outcome of this.#poller.expire(expired, reason))
-          this.#finish(outcome, RESULT_CODES.waitTimeout);
-      }
-      if (this.#tracked.size === 0) continue;
-      try {
-        await sleep(Math.max(0, Math.min(interval, nearest - now)), signal);
-      } catch {
-        break;
-      }
-      interval = nextInterval(interval, cap);
-    }
-  }
-}
-
-/** What `exportMany` reads: storage infos to send, and phones the caller has decided to skip. */
-export type ExportSource = Iterable<StorageInfo | SkippedPhone> | AsyncIterable<StorageInfo | SkippedPhone>;
-type Source = ExportSource;
-type Item = StorageInfo | SkippedPhone;
-
-function iteratorOf(source: Source): Iterator<Item> | AsyncIterator<Item> {
-  if (source && typeof (source as AsyncIterable<Item>)[Symbol.asyncIterator] === "function") {
-    return (source as AsyncIterable<Item>)[Symbol.asyncIterator]();
-  }
-  if (source && typeof (source as Iterable<Item>)[Symbol.iterator] === "function") {
-    return (source as Iterable<Item>)[Symbol.iterator]();
-  }
-  throw new CphValidationError([
-    {
-      code: "invalid_type",
-      path: "source",
-      message: "source must be an iterable or async iterable of storage infos",
-      severity: "error",
-    },
-  ]);
-}
-
 /**
  * Streams any number of phones through batch-storage; see `CphClient.exportMany`. Reads the
  * source only when a request slot can take more, so memory is bounded by
@@ -329,7 +82,7 @@ function iteratorOf(source: Source): Iterator<Item> | AsyncIterator<Item> {
  */
 export async function* exportMany(
   context: ExportContext,
-  source: Source,
+  source: ExportSource,
   options: ExportManyOptions = {},
 ): AsyncGenerator<PhoneResult, void, undefined> {
   const batchSize = wholeNumber(
@@ -563,7 +316,7 @@ export async function* exportMany(
         ready.length - readyHead < readyLimit &&
         !(follower && follower.size >= MAX_FOLLOWED_JOBS);
       if (canRead) {
-        let next: IteratorResult<Item>;
+        let next: IteratorResult<ExportItem>;
         try {
           const step = iterator.next();
           if (step instanceof Promise || typeof (step as { then?: unknown }).then === "function") {
@@ -572,7 +325,7 @@ export async function* exportMany(
             next = await raceSignal(Promise.resolve(step), stop.signal);
             danglingNext = false;
           } else {
-            next = step as IteratorResult<Item>;
+            next = step as IteratorResult<ExportItem>;
           }
         } catch (error) {
           // Aborted while the source was slow to give its next phone, or the source itself failed.
