@@ -41,7 +41,7 @@ import {
   sleep,
 } from "./retry.js";
 import { extraHeaders, requestHeaders } from "./request-headers.js";
-import { NotSentError, type SendControl } from "./send-control.js";
+import { type AttemptPacer, NotSentError, type SendControl } from "./send-control.js";
 import {
   createDefaultDispatcher,
   DEFAULT_TIMEOUTS,
@@ -204,6 +204,18 @@ class Client implements CphClient {
           ? new NotSentError(this.#scrub(lastError))
           : this.#scrub(lastError);
       }
+      let ticket = 0;
+      if (control.pacer) {
+        try {
+          ticket = await control.pacer.beforeAttempt(signal, stopSignal);
+        } catch (reason) {
+          if (signal?.aborted) throw reason;
+          // Stopped while waiting for its turn: this attempt never left.
+          throw lastError === undefined || provesNotProcessed(lastError)
+            ? new NotSentError(lastError === undefined ? undefined : this.#scrub(lastError))
+            : this.#scrub(lastError);
+        }
+      }
       let token: string | undefined;
       let error: unknown;
       const started = Date.now();
@@ -238,13 +250,17 @@ class Client implements CphClient {
           requestId: headerValue(response.headers, "x-request-id"),
           durationMs: Date.now() - started,
         }));
-        if (response.status >= 200 && response.status < 300) return response;
+        if (response.status >= 200 && response.status < 300) {
+          control.pacer?.afterAttempt?.(ticket, undefined);
+          return response;
+        }
         error = toCphError(response);
       } catch (caught) {
         if (signal?.aborted) throw signal.reason;
         if (caught instanceof AuthApplyFailure) throw this.#scrub(caught.failure);
         error = caught;
       }
+      control.pacer?.afterAttempt?.(ticket, error);
       lastError = error;
       if (
         error instanceof CphAuthError &&
@@ -397,9 +413,13 @@ class Client implements CphClient {
 
   async getJob(jobId: string, options: RequestOptions = {}): Promise<ShowJobResponse> {
     const headers = extraHeaders(options.headers);
+    return this.#getJob(jobId, { signal: options.signal, headers });
+  }
+
+  async #getJob(jobId: string, control: SendControl): Promise<ShowJobResponse> {
     const answer = await this.#send(
       buildShowJobRequest({ endpoint: this.endpoint, projectId: this.projectId, jobId }),
-      { signal: options.signal, headers },
+      control,
     );
     return this.#parse(() => parseShowJobResponse(answer));
   }
@@ -409,6 +429,13 @@ class Client implements CphClient {
     options: RequestOptions = {},
   ): Promise<ListJobsResponse> {
     const headers = extraHeaders(options.headers);
+    return this.#listJobs(query, { signal: options.signal, headers });
+  }
+
+  async #listJobs(
+    query: { requestIds: readonly string[]; offset?: number; limit?: number },
+    control: SendControl,
+  ): Promise<ListJobsResponse> {
     const request = buildListJobsRequest({
       endpoint: this.endpoint,
       projectId: this.projectId,
@@ -416,7 +443,7 @@ class Client implements CphClient {
       ...(query.offset === undefined ? {} : { offset: query.offset }),
       ...(query.limit === undefined ? {} : { limit: query.limit }),
     });
-    const answer = await this.#send(request, { signal: options.signal, headers });
+    const answer = await this.#send(request, control);
     return this.#parse(() => parseListJobsResponse(answer));
   }
 
@@ -428,11 +455,11 @@ class Client implements CphClient {
     }
   }
 
-  /** Reads jobs with the call's extra headers (already checked). */
-  #reader(headers?: Readonly<Record<string, string>>): JobReader {
+  /** Reads jobs with the call's extra headers (already checked), paced by a bulk run's pacer if any. */
+  #reader(headers?: Readonly<Record<string, string>>, pacer?: AttemptPacer): JobReader {
     return {
-      listJobs: (query, signal) => this.listJobs(query, { signal, headers }),
-      getJob: (jobId, signal) => this.getJob(jobId, { signal, headers }),
+      listJobs: (query, signal) => this.#listJobs(query, { signal, headers, pacer }),
+      getJob: (jobId, signal) => this.#getJob(jobId, { signal, headers, pacer }),
     };
   }
 
@@ -486,7 +513,7 @@ class Client implements CphClient {
       postBatch: headers
         ? (infos, control) => this.#postBatch(infos, { ...control, headers })
         : (infos, control) => this.#postBatch(infos, control),
-      reader: this.#reader(headers),
+      reader: (pacer) => this.#reader(headers, pacer),
       note: (message) => this.#emit({ type: "journal", message }),
     };
     return exportMany(context, source, options);

@@ -124,6 +124,8 @@ describe("exportMany", () => {
       failed: 0,
       unknown: 0,
       resumed: 0,
+      errors: 3,
+      concurrency: 4,
     });
     expect(results.filter((r) => r.state === "rejected").map((r) => r.errorCode)).toEqual([
       "CPS.0005",

@@ -14,7 +14,8 @@ import type { JobReader } from "./job-poller.js";
 import { Journal } from "./journal.js";
 import { fromJournal } from "./journal-result.js";
 import { raceSignal } from "./retry.js";
-import { NotSentError, type SendControl } from "./send-control.js";
+import { RunControl } from "./run-control.js";
+import { type AttemptPacer, NotSentError, type SendControl } from "./send-control.js";
 import { SkippedPhone } from "./skipped-phone.js";
 import type { BatchExportResult, ExportManyOptions, ExportProgress, PhoneResult } from "./types.js";
 
@@ -26,7 +27,8 @@ export interface ExportContext {
   validation: ValidationOptions;
   maxPhonesPerRequest: number;
   postBatch(infos: readonly StorageInfo[], control: SendControl): Promise<BatchExportResult>;
-  reader: JobReader;
+  /** Reads jobs, each attempt paced by the run's pacer when it has one. */
+  reader(pacer: AttemptPacer | undefined): JobReader;
   note(message: string): void;
 }
 
@@ -94,6 +96,10 @@ export async function* exportMany(
   );
   const concurrency = wholeNumber(options.concurrency, DEFAULT_CONCURRENCY, 1, 1_000, "concurrency");
   const waitOptions = options.wait === true ? {} : options.wait || undefined;
+  const control = new RunControl(options, concurrency, () => {
+    progress();
+    wake();
+  });
   const iterator = iteratorOf(source);
   // Opened once everything that may throw is built (see below): an open journal holds its lock.
   let journal: Journal | undefined;
@@ -106,6 +112,8 @@ export async function* exportMany(
     failed: 0,
     unknown: 0,
     resumed: 0,
+    errors: 0,
+    concurrency,
   };
   let ready: Array<PhoneResult | undefined> = [];
   let readyHead = 0;
@@ -135,7 +143,13 @@ export async function* exportMany(
     new Promise<void>((resolve) => {
       wakeMain = resolve;
     });
-  const progress = () => options.onProgress?.({ ...counts });
+  const progress = () => {
+    if (!options.onProgress) return;
+    counts.errors = control.errors;
+    counts.concurrency = control.limit;
+    if (control.stoppedReason) counts.stoppedReason = control.stoppedReason;
+    options.onProgress({ ...counts });
+  };
   const fail = (error: unknown) => {
     fatal ??= { error };
     stop.abort();
@@ -148,7 +162,7 @@ export async function* exportMany(
   };
 
   const follower = waitOptions
-    ? new Follower(context.reader, waitOptions, {
+    ? new Follower(context.reader(control.readPacer), waitOptions, {
         deliver: (result) => {
           counts.accepted--;
           counts[result.state]++;
@@ -156,6 +170,7 @@ export async function* exportMany(
             journal.results(undefined, [result]).catch(fail);
           }
           push(result);
+          if (control.jobEnded(result)) stopSending();
         },
         fail,
         note: context.note,
@@ -170,6 +185,17 @@ export async function* exportMany(
       else push(result);
     }
     progress();
+  };
+
+  /** Max errors exceeded: the phones batched but not sent are reported, and no batch is built any more. */
+  const stopSending = () => {
+    const unsent: PhoneResult[] = [];
+    for (const info of [...(pendingBatch ?? []), ...(batcher.flush() ?? [])]) {
+      unsent.push(control.notSent(info, positions.get(info.phone_id)));
+      positions.delete(info.phone_id);
+    }
+    pendingBatch = undefined;
+    settle(unsent);
   };
 
   /** Reports the phone from the journal when an earlier run left it there and it is not to be resent. */
@@ -241,6 +267,10 @@ export async function* exportMany(
     }
     seen.add(phoneId);
     if (answeredByJournal(value, phoneId, index)) return;
+    if (control.stoppedReason) {
+      settle([control.notSent(value, index)]);
+      return;
+    }
     positions.set(phoneId, index);
     pendingBatch = batcher.add(value);
   };
@@ -268,7 +298,8 @@ export async function* exportMany(
       }
       let results: PhoneResult[];
       try {
-        results = (await context.postBatch(batch, { stopSignal: stop.signal })).phones;
+        results = (await context.postBatch(batch, { stopSignal: stop.signal, pacer: control.postPacer }))
+          .phones;
       } catch (error) {
         if (error instanceof NotSentError) {
           if (journal && batchId) await journal.unsent(batchId, phones).catch(fail);
@@ -277,9 +308,11 @@ export async function* exportMany(
         if (error instanceof CphAuthError) fail(error);
         results = failedResults(batch, error);
       }
+      for (const result of results) result.index = positions.get(result.phoneId);
+      // Counted before the slot frees, so that no new batch takes it once max errors are exceeded.
+      if (control.batchAnswered(results)) stopSending();
       // The slot is free once the answer is in; recording it overlaps with the next request.
       release();
-      for (const result of results) result.index = positions.get(result.phoneId);
       if (journal && batchId) await journal.results(batchId, results).catch(fail);
       settle(results);
     })().finally(() => {
@@ -304,7 +337,8 @@ export async function* exportMany(
     while (true) {
       const stopping = stop.signal.aborted;
       // Sending comes first: a free slot is filled before results are handed out.
-      if (!stopping && pendingBatch && requests < concurrency && inFlight.size < 2 * concurrency) {
+      const limit = control.limit;
+      if (!stopping && pendingBatch && requests < limit && inFlight.size < 2 * limit) {
         launch(pendingBatch);
         pendingBatch = undefined;
         continue;

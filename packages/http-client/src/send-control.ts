@@ -12,6 +12,19 @@ export interface SendControl {
   headers?: Readonly<Record<string, string>> | undefined;
   /** The request's URL already split (reused for a URL that never changes); split per request otherwise. */
   target?: RequestTarget | undefined;
+  /** Paces the attempts of a bulk run (its rate) and learns from their answers (its concurrency). */
+  pacer?: AttemptPacer | undefined;
+}
+
+/** What a bulk run puts around every attempt of its requests, retries included. */
+export interface AttemptPacer {
+  /**
+   * Resolves when the attempt may leave, with a ticket handed back to `afterAttempt`; rejects
+   * with the reason of the first signal that aborts.
+   */
+  beforeAttempt(signal?: AbortSignal, stopSignal?: AbortSignal): Promise<number>;
+  /** The attempt's answer: undefined for a 2xx, else the error (an HTTP error or a transport failure). */
+  afterAttempt?(ticket: number, error: unknown): void;
 }
 
 /**

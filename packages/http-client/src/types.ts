@@ -186,6 +186,12 @@ export interface ExportProgress {
   unknown: number;
   /** Phones whose state came from the journal. */
   resumed: number;
+  /** Errors counted against `maxErrors`: phones rejected by CPH and jobs failed, in this run. */
+  errors: number;
+  /** The current in-flight limit: `concurrency`, or less while adaptive concurrency holds it down. */
+  concurrency: number;
+  /** Why the run stopped sending before the end of its source: `max_errors` once `maxErrors` was exceeded. */
+  stoppedReason?: "max_errors" | undefined;
 }
 
 export interface ExportManyOptions extends RequestOptions {
@@ -204,6 +210,29 @@ export interface ExportManyOptions extends RequestOptions {
    * drop from the source the phones that were exported; otherwise they are exported twice.
    */
   retryUnknown?: boolean | undefined;
+  /**
+   * Stop sending once more than this many errors (`{ count }`, `0` stops at the first) or more than
+   * this percentage of the phones CPH answered for (`{ percent }`) are errors. Errors are phones
+   * rejected by CPH (a per-phone error in a 200, or a whole request refused) and jobs that failed;
+   * not the phones refused before sending (invalid, repeated, skipped by the caller such as
+   * `not_exportable`, or `not_sent` because CPH could not be reached) and not `unknown` outcomes,
+   * which say nothing of the phones. Once exceeded, no new batch is sent; every phone not yet sent
+   * is yielded `rejected` with `not_sent` (the journal does not record it, so a rerun sends it);
+   * requests in flight finish and, with `wait`, accepted jobs are still followed. Parse user input
+   * with core's `parseMaxErrors`.
+   */
+  maxErrors?: { count: number } | { percent: number } | undefined;
+  /**
+   * Requests per second to CPH for this run, shared by its batch POSTs (each retry included) and
+   * its job polling. Parse user input with core's `parseRate`. Default: no limit.
+   */
+  rate?: number | undefined;
+  /**
+   * Halve the requests in flight (never below 1) on a 429 `APIGW.0308` answer and grow back by
+   * one after 10 successful batch requests in a row, up to `concurrency`. Default true when
+   * `concurrency` is above 1.
+   */
+  adaptiveConcurrency?: boolean | undefined;
   onProgress?: ((progress: ExportProgress) => void) | undefined;
 }
 

@@ -153,6 +153,8 @@ export class FakeClient implements CphClient {
         failed: 0,
         unknown: 0,
         resumed: 0,
+        errors: 0,
+        concurrency: options.concurrency ?? 4,
       });
       index++;
       yield result;
