@@ -56,6 +56,8 @@ export const faultSettingsSchema = z.strictObject({
   seed: z.number().int().optional(),
   /** Fraction (0..1) of ListCloudPhones and ListCloudPhoneServers requests answered 503 `APIGW.0201`. */
   listErrorRate: z.number().min(0).max(1).optional(),
+  /** Fraction (0..1) of phones whose export jobs fail (`CPS.0010`), picked from the seed and the phone id. */
+  phoneFailRate: z.number().min(0).max(1).optional(),
 });
 
 const phonesSchema = z.strictObject({

@@ -3,7 +3,7 @@ import { writePhoneArchive } from "./archive.js";
 import type { FaultSettings, ResolvedEmulatorConfig } from "./config.js";
 import { ERROR_CODES } from "./errors.js";
 import { notExportableReason } from "./inventory.js";
-import { createRandom, randomId, stableId } from "./random.js";
+import { createRandom, hashString, randomId, stableId } from "./random.js";
 
 /** One accepted export, as `GET /__emulator/ledger` lists it. */
 export interface LedgerEntry {
@@ -112,6 +112,9 @@ export interface StateOptions {
   log: ((line: string) => void) | undefined;
 }
 
+/** The error code of the jobs failed by `faults.phoneFailRate`. */
+export const PHONE_FAIL_CODE = "CPS.0010";
+
 /** The emulator's memory: jobs, ledger, counters and faults. */
 export class EmulatorState {
   readonly config: ResolvedEmulatorConfig;
@@ -145,6 +148,14 @@ export class EmulatorState {
     this.#faults = { ...faults };
     if (faults.seed !== undefined) this.#random = createRandom(faults.seed);
     this.throttle.clear();
+  }
+
+  /** The error code of a phone picked by `faults.phoneFailRate`: from the seed and the phone id, so every run picks the same. */
+  #failingByRate(phoneId: string): string | undefined {
+    const rate = this.#faults.phoneFailRate;
+    if (!rate) return undefined;
+    const picked = hashString(`${this.#faults.seed ?? 1}:${phoneId}`) / 4294967296 < rate;
+    return picked ? PHONE_FAIL_CODE : undefined;
   }
 
   /** Whether an event of this probability happens now (seeded, so runs repeat). */
@@ -231,7 +242,7 @@ export class EmulatorState {
   }
 
   #finish(job: JobRecord): void {
-    const failing = this.config.phones.failing.get(job.phoneId);
+    const failing = this.config.phones.failing.get(job.phoneId) ?? this.#failingByRate(job.phoneId);
     if (failing !== undefined) {
       this.#complete(
         job,
