@@ -14,7 +14,12 @@ export { DEFAULT_ALLOWED_ROOTS, LIMITS } from "./limits.js";
 export { matchExportPaths, validateDevicePath } from "./device-path.js";
 export type { DevicePathOptions } from "./device-path.js";
 export { validateBucketName, validateObjectPath } from "./obs.js";
-export { validateBatchExportRequest, validateBatchImportRequest, validateStorageInfo } from "./validate.js";
+export {
+  validateBatchExportRequest,
+  validateBatchImportRequest,
+  validateRestoreInfo,
+  validateStorageInfo,
+} from "./validate.js";
 export type { ValidationOptions } from "./validate.js";
 export {
   batchExportRequestSchema,
@@ -64,14 +69,17 @@ export {
   phoneStatusWord,
 } from "./inventory.js";
 export type { ListCloudPhoneServersQuery, ListCloudPhonesQuery } from "./inventory.js";
-export { serializeBatchExportBody, serializeStorageInfo } from "./serialize.js";
+export { serializeBatchExportBody, serializeBatchImportBody, serializeStorageInfo } from "./serialize.js";
 export {
   buildBatchExportRequest,
   buildBatchImportRequest,
   buildIamTokenRequest,
   buildListJobsRequest,
   buildShowJobRequest,
+  chunkRestoreInfos,
   chunkStorageInfos,
+  RestoreInfoBatcher,
+  restoreInfoFromStorageInfo,
   StorageInfoBatcher,
 } from "./request.js";
 export type { BatchOptions, HttpRequest, IamPasswordAuth, ListJobsQuery } from "./request.js";

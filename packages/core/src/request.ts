@@ -5,7 +5,11 @@ import { LIMITS } from "./limits.js";
 import type { RestoreInfo, StorageInfo } from "./schemas.js";
 import {
   ENVELOPE_BYTES,
+  RESTORE_ENVELOPE_BYTES,
+  restoreInfoJsonBytes,
+  restoreInfoJsonBytesBound,
   serializeBatchExportBody,
+  serializeBatchImportBody,
   storageInfoJsonBytes,
   storageInfoJsonBytesBound,
 } from "./serialize.js";
@@ -51,20 +55,18 @@ export function buildBatchExportRequest(
   };
 }
 
-/** The batch-restore request for these restore infos. */
+/**
+ * The batch-restore request for these restore infos, with only their documented fields. It does
+ * not validate: run `validateBatchImportRequest` first.
+ */
 export function buildBatchImportRequest(
   options: Target & { restoreInfos: readonly RestoreInfo[] },
 ): HttpRequest {
-  const infos = options.restoreInfos.map(({ phone_id, bucket_name, object_path }) => ({
-    phone_id,
-    bucket_name,
-    object_path,
-  }));
   return {
     method: "POST",
     url: `${base(options)}/phones/batch-restore`,
     headers: { ...JSON_HEADERS },
-    body: utf8Bytes(JSON.stringify({ restore_infos: infos })),
+    body: utf8Bytes(serializeBatchImportBody(options.restoreInfos)),
   };
 }
 
@@ -191,25 +193,53 @@ export interface BatchOptions {
   maxBodyBytes?: number;
 }
 
+/** How a batcher measures the entries of one kind of request (export or restore). */
+interface EntryKind<T> {
+  /** The body's list field: the error path of an entry too large to send is `${list}[n]`. */
+  list: "storage_infos" | "restore_infos";
+  envelopeBytes: number;
+  bytes(info: T): number;
+  bound(info: T): number;
+  /** What to shorten when one entry alone is over the limit. */
+  hint: string;
+}
+
+const STORAGE_KIND: EntryKind<StorageInfo> = {
+  list: "storage_infos",
+  envelopeBytes: ENVELOPE_BYTES,
+  bytes: storageInfoJsonBytes,
+  bound: storageInfoJsonBytesBound,
+  hint: "list fewer or shorter paths",
+};
+
+const RESTORE_KIND: EntryKind<RestoreInfo> = {
+  list: "restore_infos",
+  envelopeBytes: RESTORE_ENVELOPE_BYTES,
+  bytes: restoreInfoJsonBytes,
+  bound: restoreInfoJsonBytesBound,
+  hint: "use a shorter bucket name or object path",
+};
+
 /**
- * Packs storage infos into request-sized batches, in order: at most `batchSize` each, never over
- * `maxBodyBytes`, and a phone id at most once per batch (a repeat starts a new batch). Feed it
- * one info at a time, so any number of phones streams through. A single info whose body alone is
- * over `maxBodyBytes` cannot be sent at all: `add` throws a `CphValidationError`
- * (`storage_info_too_large`, path `storage_infos[n]`, n counting every info added).
+ * Packs entries into request-sized batches, in order: at most `batchSize` each, never over
+ * `maxBodyBytes`, and a phone id at most once per batch (a repeat starts a new batch). One
+ * implementation for export and restore, so both batch by the same rules.
  */
-export class StorageInfoBatcher {
+class EntryBatcher<T extends { phone_id: string }> {
+  readonly #kind: EntryKind<T>;
   readonly #batchSize: number;
   readonly #maxBodyBytes: number;
-  #current: StorageInfo[] = [];
+  #current: T[] = [];
   /** An upper bound of the current body's bytes. */
-  #bound: number = ENVELOPE_BYTES;
+  #bound: number;
   /** The current body's exact bytes, once the bound came near the limit; undefined before. */
   #exact: number | undefined;
   #phoneIds = new Set<string>();
   #added = 0;
 
-  constructor(options: BatchOptions = {}) {
+  constructor(kind: EntryKind<T>, options: BatchOptions) {
+    this.#kind = kind;
+    this.#bound = kind.envelopeBytes;
     this.#batchSize = options.batchSize ?? LIMITS.defaultPhonesPerRequest;
     this.#maxBodyBytes = options.maxBodyBytes ?? LIMITS.maxBodyBytes;
     const problems: ValidationIssue[] = [];
@@ -218,12 +248,12 @@ export class StorageInfoBatcher {
         issue("storage_infos_too_many", "batchSize", "batchSize must be a whole number of 1 or more"),
       );
     }
-    if (!Number.isInteger(this.#maxBodyBytes) || this.#maxBodyBytes < ENVELOPE_BYTES) {
+    if (!Number.isInteger(this.#maxBodyBytes) || this.#maxBodyBytes < kind.envelopeBytes) {
       problems.push(
         issue(
           "body_too_large",
           "maxBodyBytes",
-          `maxBodyBytes must be a whole number of ${ENVELOPE_BYTES} or more`,
+          `maxBodyBytes must be a whole number of ${kind.envelopeBytes} or more`,
         ),
       );
     }
@@ -231,44 +261,45 @@ export class StorageInfoBatcher {
   }
 
   /**
-   * Adds one info; returns a finished batch when one is complete. Sizes are cheap upper bounds
+   * Adds one entry; returns a finished batch when one is complete. Sizes are cheap upper bounds
    * while a batch is far from the byte limit (always, with 100 phones and 12 MB), and exact
    * once it comes near, so the limit is never passed and never undercut.
    */
-  add(info: StorageInfo): StorageInfo[] | undefined {
+  add(info: T): T[] | undefined {
+    const kind = this.#kind;
     const index = this.#added++;
     const max = this.#maxBodyBytes;
-    let size = storageInfoJsonBytesBound(info);
+    let size = kind.bound(info);
     let exact = false;
-    if (ENVELOPE_BYTES + size > max) {
-      size = storageInfoJsonBytes(info);
+    if (kind.envelopeBytes + size > max) {
+      size = kind.bytes(info);
       exact = true;
-      if (ENVELOPE_BYTES + size > max) {
+      if (kind.envelopeBytes + size > max) {
         throw new CphValidationError([
           issue(
             "storage_info_too_large",
-            `storage_infos[${index}]`,
-            `phone ${info.phone_id}'s request body alone would be ${ENVELOPE_BYTES + size} bytes, over the ${max}-byte limit; list fewer or shorter paths`,
+            `${kind.list}[${index}]`,
+            `phone ${info.phone_id}'s request body alone would be ${kind.envelopeBytes + size} bytes, over the ${max}-byte limit; ${kind.hint}`,
           ),
         ]);
       }
     }
-    let full: StorageInfo[] | undefined;
+    let full: T[] | undefined;
     if (this.#current.length > 0) {
       if (this.#phoneIds.has(info.phone_id)) full = this.flush();
       else if (this.#exact !== undefined || this.#bound + 1 + size > max) {
         // Near the limit: decide on exact sizes from here to the end of this batch.
         if (!exact) {
-          size = storageInfoJsonBytes(info);
+          size = kind.bytes(info);
           exact = true;
         }
-        this.#exact ??= exactBodyBytes(this.#current);
+        this.#exact ??= this.#exactBodyBytes();
         if (this.#exact + 1 + size > max) full = this.flush();
       }
     }
     const separator = this.#current.length > 0 ? 1 : 0;
     this.#bound += separator + size;
-    if (this.#exact !== undefined) this.#exact += separator + (exact ? size : storageInfoJsonBytes(info));
+    if (this.#exact !== undefined) this.#exact += separator + (exact ? size : kind.bytes(info));
     this.#current.push(info);
     this.#phoneIds.add(info.phone_id);
     // Both cannot hold at once: after a flush the batch has one info, and size 1 batches never carry over.
@@ -277,33 +308,78 @@ export class StorageInfoBatcher {
   }
 
   /** Returns what is pending (or undefined when nothing is). */
-  flush(): StorageInfo[] | undefined {
+  flush(): T[] | undefined {
     if (this.#current.length === 0) return undefined;
     const batch = this.#current;
     this.#current = [];
-    this.#bound = ENVELOPE_BYTES;
+    this.#bound = this.#kind.envelopeBytes;
     this.#exact = undefined;
     this.#phoneIds = new Set();
     return batch;
   }
+
+  #exactBodyBytes(): number {
+    let bytes = this.#kind.envelopeBytes + Math.max(0, this.#current.length - 1);
+    for (const info of this.#current) bytes += this.#kind.bytes(info);
+    return bytes;
+  }
 }
 
-function exactBodyBytes(infos: readonly StorageInfo[]): number {
-  let bytes = ENVELOPE_BYTES + Math.max(0, infos.length - 1);
-  for (const info of infos) bytes += storageInfoJsonBytes(info);
-  return bytes;
+/**
+ * Packs storage infos into request-sized batches, in order: at most `batchSize` each, never over
+ * `maxBodyBytes`, and a phone id at most once per batch (a repeat starts a new batch). Feed it
+ * one info at a time, so any number of phones streams through. A single info whose body alone is
+ * over `maxBodyBytes` cannot be sent at all: `add` throws a `CphValidationError`
+ * (`storage_info_too_large`, path `storage_infos[n]`, n counting every info added).
+ */
+export class StorageInfoBatcher extends EntryBatcher<StorageInfo> {
+  constructor(options: BatchOptions = {}) {
+    super(STORAGE_KIND, options);
+  }
 }
 
-/** Splits any number of storage infos into request-sized batches (see `StorageInfoBatcher`). */
-export function* chunkStorageInfos(
-  infos: Iterable<StorageInfo>,
-  options: BatchOptions = {},
-): Generator<StorageInfo[]> {
-  const batcher = new StorageInfoBatcher(options);
+/**
+ * `StorageInfoBatcher` for batch-restore: the same rules and limits (the same code), for
+ * `restore_infos`; an entry too large to send is reported at `restore_infos[n]`.
+ */
+export class RestoreInfoBatcher extends EntryBatcher<RestoreInfo> {
+  constructor(options: BatchOptions = {}) {
+    super(RESTORE_KIND, options);
+  }
+}
+
+function* chunk<T extends { phone_id: string }>(
+  batcher: EntryBatcher<T>,
+  infos: Iterable<T>,
+): Generator<T[]> {
   for (const info of infos) {
     const batch = batcher.add(info);
     if (batch) yield batch;
   }
   const rest = batcher.flush();
   if (rest) yield rest;
+}
+
+/** Splits any number of storage infos into request-sized batches (see `StorageInfoBatcher`). */
+export function chunkStorageInfos(
+  infos: Iterable<StorageInfo>,
+  options: BatchOptions = {},
+): Generator<StorageInfo[]> {
+  return chunk(new StorageInfoBatcher(options), infos);
+}
+
+/** Splits any number of restore infos into request-sized batches (see `RestoreInfoBatcher`). */
+export function chunkRestoreInfos(
+  infos: Iterable<RestoreInfo>,
+  options: BatchOptions = {},
+): Generator<RestoreInfo[]> {
+  return chunk(new RestoreInfoBatcher(options), infos);
+}
+
+/**
+ * The restore info that brings back what this export wrote: the same phone, bucket and object
+ * path (pass `phoneId` to restore onto another phone).
+ */
+export function restoreInfoFromStorageInfo(info: StorageInfo, phoneId: string = info.phone_id): RestoreInfo {
+  return { phone_id: phoneId, bucket_name: info.bucket_name, object_path: info.object_path };
 }

@@ -1,5 +1,5 @@
 import { utf8Length } from "./bytes.js";
-import type { StorageInfo } from "./schemas.js";
+import type { RestoreInfo, StorageInfo } from "./schemas.js";
 
 /**
  * The documented fields in the documented order. As a `JSON.stringify` replacer list it both drops
@@ -145,4 +145,49 @@ export function storageInfoJsonBytesBound(info: StorageInfo): number {
     }
   }
   return storageInfoJsonBytes(info);
+}
+
+/** The documented fields of a restore info, in order (a replacer list, as for storage infos). */
+const RESTORE_INFO_FIELDS = ["phone_id", "bucket_name", "object_path"];
+
+/** One restore info as JSON with the documented field order; unknown fields (an export's include_files) are dropped. */
+export function serializeRestoreInfo(info: RestoreInfo): string {
+  return JSON.stringify(info, RESTORE_INFO_FIELDS);
+}
+
+/** The exact batch-restore body text for these restore infos. */
+export function serializeBatchImportBody(infos: readonly RestoreInfo[]): string {
+  return `{"restore_infos":${JSON.stringify(infos, RESTORE_INFO_FIELDS)}}`;
+}
+
+/** `{"restore_infos":[` + `]}`: the body bytes around the restore infos. */
+export const RESTORE_ENVELOPE_BYTES = '{"restore_infos":[]}'.length;
+
+const RESTORE_KEY_BYTES = '{"phone_id":,"bucket_name":,"object_path":}'.length;
+
+/** `utf8Length(serializeRestoreInfo(info))`, computed without serialising in the common case. */
+export function restoreInfoJsonBytes(info: RestoreInfo): number {
+  const { phone_id, bucket_name, object_path } = info;
+  if (typeof phone_id === "string" && typeof bucket_name === "string" && typeof object_path === "string") {
+    return (
+      RESTORE_KEY_BYTES +
+      jsonStringBytes(phone_id) +
+      jsonStringBytes(bucket_name) +
+      jsonStringBytes(object_path)
+    );
+  }
+  return utf8Length(serializeRestoreInfo(info));
+}
+
+/** An upper bound of `restoreInfoJsonBytes(info)` from string lengths alone. */
+export function restoreInfoJsonBytesBound(info: RestoreInfo): number {
+  const { phone_id, bucket_name, object_path } = info;
+  if (typeof phone_id === "string" && typeof bucket_name === "string" && typeof object_path === "string") {
+    return (
+      RESTORE_KEY_BYTES +
+      MAX_JSON_BYTES_PER_UNIT * (phone_id.length + bucket_name.length + object_path.length) +
+      6
+    );
+  }
+  return restoreInfoJsonBytes(info);
 }

@@ -587,8 +587,8 @@ describe("validateBatchImportRequest", () => {
     });
     expect(issuesOf(result).map((issue) => [issue.code, issue.path])).toEqual([
       ["unrecognized_key", "restore_infos[1].extra"],
-      ["phone_id_duplicate", "restore_infos[1].phone_id"],
       ["bucket_ip_address", "restore_infos[1].bucket_name"],
+      ["phone_id_duplicate", "restore_infos[1].phone_id"],
       ["phone_id_empty", "restore_infos[2].phone_id"],
       ["required", "restore_infos[2].bucket_name"],
       ["required", "restore_infos[2].object_path"],

@@ -19,7 +19,12 @@ import {
   isPlainObjectPath,
 } from "./obs.js";
 import type { BatchExportRequest, BatchImportRequest, RestoreInfo, StorageInfo } from "./schemas.js";
-import { ENVELOPE_BYTES, validStorageInfoJsonBytes } from "./serialize.js";
+import {
+  ENVELOPE_BYTES,
+  RESTORE_ENVELOPE_BYTES,
+  restoreInfoJsonBytes,
+  validStorageInfoJsonBytes,
+} from "./serialize.js";
 
 export interface ValidationOptions extends DevicePathOptions {
   /** Most storage infos in one request; default 100 (unconfirmed upstream). */
@@ -288,6 +293,60 @@ export function validateStorageInfo(
   return collector.result(input as StorageInfo);
 }
 
+/** The rules of a request's list length, shared by export and restore. */
+function checkListSize(
+  length: number,
+  list: "storage_infos" | "restore_infos",
+  options: ValidationOptions,
+  collector: IssueCollector,
+): void {
+  if (length === 0) collector.error("storage_infos_empty", list, `${list} is empty; give at least one phone`);
+  const max = options.maxPhonesPerRequest ?? LIMITS.defaultPhonesPerRequest;
+  if (length > max) {
+    collector.error(
+      "storage_infos_too_many",
+      list,
+      `${length} phones in one request; at most ${max} are allowed`,
+    );
+  }
+}
+
+function checkBodyBytes(
+  bodyBytes: number | undefined,
+  list: "storage_infos" | "restore_infos",
+  context: Context,
+  collector: IssueCollector,
+): void {
+  if (bodyBytes !== undefined && bodyBytes > context.maxBodyBytes) {
+    collector.error(
+      "body_too_large",
+      list,
+      `the body would be ${bodyBytes} bytes, over the ${context.maxBodyBytes}-byte limit; send fewer phones per request`,
+    );
+  }
+}
+
+/** One request may name a phone once: reports each later entry with the index of the first. */
+class DuplicatePhones {
+  readonly #firstIndex = new Map<string, number>();
+
+  constructor(private readonly list: "storage_infos" | "restore_infos") {}
+
+  check(phoneId: unknown, index: number, collector: IssueCollector): void {
+    if (typeof phoneId !== "string" || phoneId.length === 0) return;
+    const first = this.#firstIndex.get(phoneId);
+    if (first === undefined) {
+      this.#firstIndex.set(phoneId, index);
+      return;
+    }
+    collector.error(
+      "phone_id_duplicate",
+      `${this.list}[${index}].phone_id`,
+      `phone ${quote(phoneId)} is already in ${this.list}[${first}]; one request may name a phone once, so merge the two or send them in separate requests`,
+    );
+  }
+}
+
 /**
  * Validates a whole batch-storage body and reports every issue at once, each with a stable code
  * and the JSON path of the value, e.g. `storage_infos[3].include_files[0]`.
@@ -315,22 +374,9 @@ export function validateBatchExportRequest(
     );
     return collector.result(input as BatchExportRequest);
   }
-  if (infos.length === 0)
-    collector.error(
-      "storage_infos_empty",
-      "storage_infos",
-      "storage_infos is empty; give at least one phone",
-    );
-  const max = options.maxPhonesPerRequest ?? LIMITS.defaultPhonesPerRequest;
-  if (infos.length > max) {
-    collector.error(
-      "storage_infos_too_many",
-      "storage_infos",
-      `${infos.length} phones in one request; at most ${max} are allowed`,
-    );
-  }
+  checkListSize(infos.length, "storage_infos", options, collector);
   const context = contextFor(options);
-  const firstIndexByPhone = new Map<string, number>();
+  const duplicates = new DuplicatePhones("storage_infos");
   // bucket -> object path -> first index; nested rather than a joined key, which costs a string per phone.
   const firstIndexByObject = new Map<string, Map<string, number>>();
   // The body's size from the sizes of its storage infos: envelope, infos and the commas between.
@@ -341,18 +387,7 @@ export function validateBatchExportRequest(
     const bytes = checkStorageInfo(info, index, collector, context);
     bodyBytes = bytes === undefined || bodyBytes === undefined ? undefined : bodyBytes + bytes;
     if (!isRecord(info)) continue;
-    const phoneId = info["phone_id"];
-    if (typeof phoneId === "string" && phoneId.length > 0) {
-      const first = firstIndexByPhone.get(phoneId);
-      if (first === undefined) firstIndexByPhone.set(phoneId, index);
-      else {
-        collector.error(
-          "phone_id_duplicate",
-          joinPath(infoPath(index), "phone_id"),
-          `phone ${quote(phoneId)} is already in storage_infos[${first}]; one request may name a phone once, so merge the two or send them in separate requests`,
-        );
-      }
-    }
+    duplicates.check(info["phone_id"], index, collector);
     const bucket = info["bucket_name"];
     const objectPath = info["object_path"];
     if (typeof bucket === "string" && typeof objectPath === "string") {
@@ -372,20 +407,63 @@ export function validateBatchExportRequest(
       }
     }
   }
-  if (bodyBytes !== undefined && bodyBytes > context.maxBodyBytes) {
-    collector.error(
-      "body_too_large",
-      "storage_infos",
-      `the body would be ${bodyBytes} bytes, over the ${context.maxBodyBytes}-byte limit; send fewer phones per request`,
-    );
-  }
+  checkBodyBytes(bodyBytes, "storage_infos", context, collector);
   return collector.result(input as BatchExportRequest);
 }
 
-/** Validates a batch-restore body (`restore_infos`). */
+/**
+ * Checks one restore info with the export's own field validators (phone id, bucket, object path)
+ * and records its issues under `path`. Returns its body size in bytes when it is valid.
+ */
+function checkRestoreInfo(
+  input: unknown,
+  path: string,
+  collector: IssueCollector,
+  context: Context,
+): number | undefined {
+  if (!isRecord(input)) {
+    collector.error("invalid_type", path, `each restore info must be an object, not ${typeName(input)}`);
+    return undefined;
+  }
+  const before = collector.errors.length;
+  checkUnknownKeys(input, RESTORE_INFO_KEYS, path, collector);
+  const phoneId = readString(input, "phone_id", path, collector);
+  if (phoneId !== undefined)
+    checkPhoneId(phoneId, joinPath(path, "phone_id"), collector, context.strictPhoneIds);
+  const bucket = readString(input, "bucket_name", path, collector);
+  if (bucket !== undefined) checkBucketName(bucket, joinPath(path, "bucket_name"), collector);
+  const objectPath = readString(input, "object_path", path, collector);
+  if (objectPath !== undefined) checkObjectPath(objectPath, joinPath(path, "object_path"), collector);
+  if (collector.errors.length !== before) return undefined;
+  const bytes = restoreInfoJsonBytes(input as unknown as RestoreInfo);
+  if (RESTORE_ENVELOPE_BYTES + bytes <= context.maxBodyBytes) return bytes;
+  collector.error(
+    "storage_info_too_large",
+    path,
+    `this phone's request body alone would be ${RESTORE_ENVELOPE_BYTES + bytes} bytes, over the ${context.maxBodyBytes}-byte limit`,
+  );
+  return undefined;
+}
+
+/** Validates one restore info on its own (paths are then relative to it: `phone_id`, `object_path`). */
+export function validateRestoreInfo(
+  input: unknown,
+  options: ValidationOptions = {},
+): ValidationResult<RestoreInfo> {
+  const collector = new IssueCollector();
+  checkRestoreInfo(input, "", collector, contextFor(options));
+  return collector.result(input as RestoreInfo);
+}
+
+/**
+ * Validates a whole batch-restore body and reports every issue at once, with the same codes and
+ * validators as `validateBatchExportRequest` (phone id, bucket, object path, list size, body size,
+ * one entry per phone) and paths such as `restore_infos[3].object_path`. Two phones restored from
+ * one archive is not flagged: restoring a copy onto several phones is legitimate.
+ */
 export function validateBatchImportRequest(
   input: unknown,
-  options: Pick<ValidationOptions, "maxPhonesPerRequest" | "phoneIdCharset"> = {},
+  options: ValidationOptions = {},
 ): ValidationResult<BatchImportRequest> {
   const collector = new IssueCollector();
   if (!isRecord(input)) {
@@ -404,48 +482,17 @@ export function validateBatchImportRequest(
       );
     return collector.result(input as BatchImportRequest);
   }
-  if (infos.length === 0)
-    collector.error(
-      "storage_infos_empty",
-      "restore_infos",
-      "restore_infos is empty; give at least one phone",
-    );
-  const max = options.maxPhonesPerRequest ?? LIMITS.defaultPhonesPerRequest;
-  if (infos.length > max) {
-    collector.error(
-      "storage_infos_too_many",
-      "restore_infos",
-      `${infos.length} phones in one request; at most ${max} are allowed`,
-    );
-  }
-  const seen = new Map<string, number>();
+  checkListSize(infos.length, "restore_infos", options, collector);
+  const context = contextFor(options);
+  const duplicates = new DuplicatePhones("restore_infos");
+  let bodyBytes: number | undefined = RESTORE_ENVELOPE_BYTES + Math.max(0, infos.length - 1);
   for (let index = 0; index < infos.length; index++) {
     const info: unknown = infos[index];
-    const path = joinPath("restore_infos", index);
-    if (!isRecord(info)) {
-      collector.error("invalid_type", path, `each restore info must be an object, not ${typeName(info)}`);
-      continue;
-    }
-    checkUnknownKeys(info, RESTORE_INFO_KEYS, path, collector);
-    const phoneId = readString(info, "phone_id", path, collector);
-    if (phoneId !== undefined)
-      checkPhoneId(phoneId, joinPath(path, "phone_id"), collector, options.phoneIdCharset === "error");
-    if (phoneId) {
-      const first = seen.get(phoneId);
-      if (first === undefined) seen.set(phoneId, index);
-      else {
-        collector.error(
-          "phone_id_duplicate",
-          joinPath(path, "phone_id"),
-          `phone ${quote(phoneId)} is already in restore_infos[${first}]; one request may name a phone once`,
-        );
-      }
-    }
-    const bucket = readString(info, "bucket_name", path, collector);
-    if (bucket !== undefined) checkBucketName(bucket, joinPath(path, "bucket_name"), collector);
-    const objectPath = readString(info, "object_path", path, collector);
-    if (objectPath !== undefined) checkObjectPath(objectPath, joinPath(path, "object_path"), collector);
+    const bytes = checkRestoreInfo(info, joinPath("restore_infos", index), collector, context);
+    bodyBytes = bytes === undefined || bodyBytes === undefined ? undefined : bodyBytes + bytes;
+    if (isRecord(info)) duplicates.check(info["phone_id"], index, collector);
   }
+  checkBodyBytes(bodyBytes, "restore_infos", context, collector);
   return collector.result(input as BatchImportRequest);
 }
 
