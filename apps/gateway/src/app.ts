@@ -3,6 +3,8 @@ import { getEventListeners } from "node:events";
 import type { IncomingMessage } from "node:http";
 import {
   buildBatchExportRequest,
+  buildListCloudPhoneServersRequest,
+  buildListCloudPhonesRequest,
   buildListJobsRequest,
   buildShowJobRequest,
   CphApiError,
@@ -11,7 +13,11 @@ import {
   CphNetworkError,
   CphValidationError,
   type HttpRequest,
+  type StorageInfo,
   type HttpResponseData,
+  LIMITS,
+  parseListCloudPhoneServersResponse,
+  parseListCloudPhonesResponse,
   type ValidationIssue,
   validateBatchExportRequest,
 } from "@cph-export/core";
@@ -21,6 +27,17 @@ import { CallerRegistry } from "./auth.js";
 import type { CallerConfig, GatewayConfig } from "./config.js";
 import { registerDocsPage } from "./docs/register-docs-page.js";
 import { type ErrorDetail, GatewayError, type GatewayErrorCode } from "./errors.js";
+import {
+  listPhonesWithin,
+  listServersWithin,
+  type PhonesQuery,
+  parseListPhonesQuery,
+  parseListServersQuery,
+  phonesOutsideError,
+  ServerPhoneIndex,
+  type ServersQuery,
+  serversInScope,
+} from "./fleet.js";
 import type { Logger } from "./logger.js";
 import { GatewayMetrics } from "./metrics.js";
 import { createOpenApiDocument } from "./openapi.js";
@@ -57,6 +74,8 @@ export const ROUTES = {
   batchStorage: "/v1/{project_id}/cloud-phone/phones/batch-storage",
   showJob: "/v1/{project_id}/cloud-phone/jobs/{job_id}",
   listJobs: "/v1/{project_id}/cloud-phone/jobs",
+  listPhones: "/v1/{project_id}/cloud-phone/phones",
+  listServers: "/v1/{project_id}/cloud-phone/servers",
 } as const;
 
 type Variables = {
@@ -201,6 +220,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
   const policies = new Map(config.callers.map((caller) => [caller.name, new CallerPolicy(caller)]));
   const timeoutMs = config.upstream.timeoutMs;
   const lockTtlMs = timeoutMs + 60_000;
+  const phoneIndex = new ServerPhoneIndex({ ttlMs: config.policyCacheMs, now });
   let openApi: string | undefined;
 
   const app = new Hono<GatewayEnv>({ strict: false });
@@ -606,6 +626,74 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     }
   }
 
+  /** One ListCloudPhones page upstream, under the deadline, read with core's tolerant schema. */
+  async function fetchPhones(c: AppContext, query: PhonesQuery) {
+    const request = buildListCloudPhonesRequest({
+      endpoint: upstream.endpoint,
+      projectId: upstream.projectId,
+      ...query,
+    });
+    const answer = await withDeadline(c, "list_phones", (signal) =>
+      upstream.send(request, { signal, headers: traced(c.get("requestId")) }),
+    );
+    return parseListCloudPhonesResponse(answer).phones ?? [];
+  }
+
+  async function fetchServer(c: AppContext, serverId: string, query: ServersQuery) {
+    const request = buildListCloudPhoneServersRequest({
+      endpoint: upstream.endpoint,
+      projectId: upstream.projectId,
+      ...(query.serverName === undefined ? {} : { serverName: query.serverName }),
+      serverId,
+    });
+    const answer = await withDeadline(c, "list_servers", (signal) =>
+      upstream.send(request, { signal, headers: traced(c.get("requestId")) }),
+    );
+    return parseListCloudPhoneServersResponse(answer).servers ?? [];
+  }
+
+  /** Every phone id on one server, for the export check of a caller confined to servers. */
+  async function serverPhoneIds(c: AppContext, serverId: string): Promise<string[]> {
+    const ids: string[] = [];
+    const limit = LIMITS.listJobsMaxLimit;
+    for (let offset = 0; ; offset += limit) {
+      const page = await fetchPhones(c, { serverId, offset, limit });
+      for (const phone of page) if (phone.phone_id) ids.push(phone.phone_id);
+      if (page.length < limit) return ids;
+    }
+  }
+
+  /** A listing the gateway put together from several upstream calls, as CPH would answer it. */
+  async function assembled(c: AppContext, list: () => Promise<Record<string, unknown>>): Promise<Answer> {
+    try {
+      const body = { request_id: c.get("requestId"), ...(await list()) };
+      return { status: 200, headers: JSON_HEADERS, body: JSON.stringify(body), storable: true };
+    } catch (error) {
+      return upstreamErrorAnswer(error, c.get("requestId"));
+    }
+  }
+
+  /** Refuses (403 CPHGW.4035) an export naming phones off the servers of a confined caller. */
+  async function checkServers(c: AppContext, policy: CallerPolicy, storageInfos: readonly StorageInfo[]) {
+    const servers = policy.servers;
+    if (servers === undefined) return;
+    let outside: number[];
+    try {
+      outside = await phoneIndex.outside(
+        servers,
+        storageInfos.map((info) => info.phone_id),
+        (serverId) => serverPhoneIds(c, serverId),
+      );
+    } catch (error) {
+      if (error instanceof CphApiError) throw error;
+      throw new GatewayError(
+        "CPHGW.5024",
+        "the phones of the caller's servers could not be listed to check the request; nothing was sent, a retry is safe",
+      );
+    }
+    if (outside.length > 0) throw phonesOutsideError(policy.caller.name, servers, storageInfos, outside);
+  }
+
   app.get("/healthz", (c) => {
     c.set("route", "/healthz");
     return c.json({ status: "ok" });
@@ -688,7 +776,9 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
       );
     }
     const storageInfos = validation.value.storage_infos;
-    (policies.get(caller.name) as CallerPolicy).checkExport(storageInfos);
+    const policy = policies.get(caller.name) as CallerPolicy;
+    policy.checkExport(storageInfos);
+    await checkServers(c, policy, storageInfos);
     // Written anew from what was validated and allowed, never the caller's bytes: a body that says
     // a field twice means to JSON.parse what its last value says, and CPH must not read another.
     const request = buildBatchExportRequest({
@@ -731,6 +821,50 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     return send(c, await forward(c, "list_jobs", request));
   });
 
+  app.get("/v1/:project_id/cloud-phone/phones", async (c) => {
+    c.set("route", ROUTES.listPhones);
+    const caller = await admit(c, EMPTY);
+    const query = parseListPhonesQuery(c.req.query());
+    const servers = (policies.get(caller.name) as CallerPolicy).servers;
+    if (servers === undefined) {
+      const request = buildListCloudPhonesRequest({
+        endpoint: upstream.endpoint,
+        projectId: upstream.projectId,
+        ...query,
+      });
+      return send(c, await forward(c, "list_phones", request));
+    }
+    const scope = serversInScope(servers, query.serverId);
+    return send(
+      c,
+      await assembled(c, async () => ({
+        phones: await listPhonesWithin(scope, query, (page) => fetchPhones(c, page)),
+      })),
+    );
+  });
+
+  app.get("/v1/:project_id/cloud-phone/servers", async (c) => {
+    c.set("route", ROUTES.listServers);
+    const caller = await admit(c, EMPTY);
+    const query = parseListServersQuery(c.req.query());
+    const servers = (policies.get(caller.name) as CallerPolicy).servers;
+    if (servers === undefined) {
+      const request = buildListCloudPhoneServersRequest({
+        endpoint: upstream.endpoint,
+        projectId: upstream.projectId,
+        ...query,
+      });
+      return send(c, await forward(c, "list_servers", request));
+    }
+    const scope = serversInScope(servers, query.serverId);
+    return send(
+      c,
+      await assembled(c, async () => ({
+        servers: await listServersWithin(scope, query, (serverId, page) => fetchServer(c, serverId, page)),
+      })),
+    );
+  });
+
   const methodNotAllowed = (allow: string) => (c: AppContext) => {
     throw new GatewayError("CPHGW.4051", `${c.req.method} is not allowed here; use ${allow}`, {
       headers: { Allow: allow },
@@ -739,6 +873,8 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
   app.all("/v1/:project_id/cloud-phone/phones/batch-storage", methodNotAllowed("POST"));
   app.all("/v1/:project_id/cloud-phone/jobs/:job_id", methodNotAllowed("GET"));
   app.all("/v1/:project_id/cloud-phone/jobs", methodNotAllowed("GET"));
+  app.all("/v1/:project_id/cloud-phone/phones", methodNotAllowed("GET"));
+  app.all("/v1/:project_id/cloud-phone/servers", methodNotAllowed("GET"));
 
   return app;
 }

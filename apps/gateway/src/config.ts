@@ -40,6 +40,18 @@ const callerSchema = z
       )
       .min(1, 'give at least one prefix ("" allows every path)'),
     maxPhonesPerRequest: z.int().min(1).max(1000).optional(),
+    /**
+     * The server ids whose phones the caller may list and export; absent: every server. Listings
+     * are confined to them, and an export naming a phone on another server is refused (403 CPHGW.4035).
+     */
+    servers: z
+      .array(
+        z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be a server id: 1-64 letters, digits, . - or _"),
+      )
+      .min(1, "give at least one server id, or leave servers out to allow every server")
+      .max(100, "at most 100 servers per caller")
+      .refine((ids) => new Set(ids).size === ids.length, "a server id is listed twice")
+      .optional(),
     requestsPerMinute: z.int().min(1).max(1_000_000).default(600),
   })
   .superRefine((caller, context) => {
@@ -95,6 +107,8 @@ export const gatewayConfigSchema = z
     bodyLimitBytes: z.int().min(1024).max(LIMITS.maxBodyBytes).default(LIMITS.maxBodyBytes),
     /** Most phones in one batch-storage request for every caller (the upstream cap). */
     maxPhonesPerRequest: z.int().min(1).max(1000).default(LIMITS.defaultPhonesPerRequest),
+    /** How long the phone ids of a policy's servers are kept to check exports against (0: always list anew). */
+    policyCacheMs: z.int().min(0).max(3_600_000).default(30_000),
     idempotency: z
       .strictObject({
         /** How long a key and its first answer are kept; the draft suggests 24 h. */

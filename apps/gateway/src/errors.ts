@@ -15,6 +15,10 @@ export const GATEWAY_ERRORS = {
   "CPHGW.4003": { status: 400, summary: "the ListJobs query is invalid (every issue in details)" },
   "CPHGW.4004": { status: 400, summary: "the Idempotency-Key header is malformed" },
   "CPHGW.4005": { status: 400, summary: "the job id in the path is malformed" },
+  "CPHGW.4006": {
+    status: 400,
+    summary: "the ListCloudPhones or ListCloudPhoneServers query is invalid (every issue in details)",
+  },
   "CPHGW.4011": { status: 401, summary: "no credentials, or an unsupported Authorization scheme" },
   "CPHGW.4012": { status: 401, summary: "the bearer API key is not known" },
   "CPHGW.4013": {
@@ -26,6 +30,7 @@ export const GATEWAY_ERRORS = {
   "CPHGW.4032": { status: 403, summary: "the caller may not write to this bucket" },
   "CPHGW.4033": { status: 403, summary: "the object path is outside the caller's allowed prefixes" },
   "CPHGW.4034": { status: 403, summary: "more phones in one request than the caller may send" },
+  "CPHGW.4035": { status: 403, summary: "a phone of the request is not on one of the caller's servers" },
   "CPHGW.4041": { status: 404, summary: "no such route" },
   "CPHGW.4051": { status: 405, summary: "the route exists but not with this method" },
   "CPHGW.4091": { status: 409, summary: "a request with this Idempotency-Key is still in flight" },
@@ -42,6 +47,10 @@ export const GATEWAY_ERRORS = {
     summary: "the upstream connection failed after sending; the outcome is unknown",
   },
   "CPHGW.5023": { status: 502, summary: "the upstream answered with something the gateway could not read" },
+  "CPHGW.5024": {
+    status: 502,
+    summary: "the phones of the caller's servers could not be listed to check an export; nothing was sent",
+  },
   "CPHGW.5031": { status: 503, summary: "the gateway is shutting down" },
   "CPHGW.5032": { status: 503, summary: "the shared state store (Redis) is unavailable" },
   "CPHGW.5041": {

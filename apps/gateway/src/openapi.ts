@@ -4,7 +4,10 @@ import {
   batchExportResponseSchema,
   cphErrorBodySchema,
   LIMITS,
+  listCloudPhoneServersResponseSchema,
+  listCloudPhonesResponseSchema,
   listJobsResponseSchema,
+  PHONE_STATUS_WORDS,
   showJobResponseSchema,
 } from "@cph-export/core";
 import { z } from "zod";
@@ -53,6 +56,43 @@ export const listJobsQuerySchema = z.object({
     .meta({ description: `1-${LIMITS.listJobsMaxLimit}; default ${LIMITS.listJobsMaxLimit}.` }),
 });
 
+const pageQuery = {
+  offset: z.string().regex(/^\d+$/).optional().meta({ description: "From 0; default 0." }),
+  limit: z
+    .string()
+    .regex(/^\d+$/)
+    .optional()
+    .meta({ description: `1-${LIMITS.listJobsMaxLimit}; default ${LIMITS.listJobsMaxLimit}.` }),
+};
+
+/** The ListCloudPhones query parameters. */
+export const listPhonesQuerySchema = z.object({
+  ...pageQuery,
+  phone_name: z.string().optional().meta({ description: "Fuzzy match on the phone name." }),
+  server_id: z
+    .string()
+    .optional()
+    .meta({ description: "One server; outside a confined caller's servers the page is empty." }),
+  status: z
+    .string()
+    .optional()
+    .meta({
+      description: `A CPH status number, or one of the words ${PHONE_STATUS_WORDS.filter(
+        (entry) => entry.codes.length === 1,
+      )
+        .map((entry) => entry.word)
+        .join(", ")}.`,
+    }),
+  type: z.string().regex(/^\d+$/).optional().meta({ description: "0 ordinary, 1 trial." }),
+});
+
+/** The ListCloudPhoneServers query parameters. */
+export const listServersQuerySchema = z.object({
+  ...pageQuery,
+  server_name: z.string().optional().meta({ description: "Fuzzy match on the server name." }),
+  server_id: z.string().optional().meta({ description: "One server." }),
+});
+
 export interface OpenApiOptions {
   /** The gateway's own URL, listed under `servers`. */
   serverUrl?: string;
@@ -69,16 +109,16 @@ function schemaOf(schema: z.ZodType, io: "input" | "output"): JsonObject {
 }
 
 const ERROR_RESPONSES: Record<string, string> = {
-  "400": "Invalid request (CPHGW.4001-4005) or an upstream CPS error passed through.",
+  "400": "Invalid request (CPHGW.4001-4006) or an upstream CPS error passed through.",
   "401":
     "Not authenticated (CPHGW.4011-4014); APIGW.03xx codes mean the gateway's own upstream credentials were refused.",
-  "403": "Refused by the caller's policy (CPHGW.4031-4034).",
+  "403": "Refused by the caller's policy (CPHGW.4031-4035).",
   "409": "The Idempotency-Key is in flight (CPHGW.4091).",
   "413": "Body over the limit (CPHGW.4131).",
   "422": "The Idempotency-Key was used with another request (CPHGW.4221).",
   "429":
     "Caller rate limit (CPHGW.4291) or upstream throttling (APIGW.0308) passed through; see Retry-After.",
-  "502": "Upstream unreachable or unreadable (CPHGW.5021-5023).",
+  "502": "Upstream unreachable or unreadable (CPHGW.5021-5024).",
   "503": "Shared state store unavailable (CPHGW.5032).",
   "504": "Upstream deadline passed; the call was aborted (CPHGW.5041).",
 };
@@ -114,11 +154,33 @@ const COMMON_ERRORS = ["400", "401", "403", "429", "502", "503", "504"] as const
  * response schemas (from core's zod schemas), security schemes, and every `CPHGW.*` code.
  */
 export function createOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
-  const parameters = Object.entries(listJobsQuerySchema.shape).map(([name, schema]) => {
-    const json = schemaOf(schema, "input");
-    const description = json["description"];
-    delete json["description"];
-    return { name, in: "query", required: false, schema: json, description };
+  const queryParameters = (shape: Record<string, z.ZodType>) =>
+    Object.entries(shape).map(([name, schema]) => {
+      const json = schemaOf(schema, "input");
+      const description = json["description"];
+      delete json["description"];
+      return { name, in: "query", required: false, schema: json, description };
+    });
+  const parameters = queryParameters(listJobsQuerySchema.shape);
+  const listing = (
+    operationId: string,
+    summary: string,
+    shape: Record<string, z.ZodType>,
+    schema: string,
+  ) => ({
+    get: {
+      operationId,
+      summary,
+      parameters: [PROJECT_PARAMETER, ...queryParameters(shape)],
+      responses: {
+        "200": {
+          description: "One page; page until a page is shorter than limit (there is no total).",
+          headers: REQUEST_ID_HEADER,
+          content: { "application/json": { schema: { $ref: `#/components/schemas/${schema}` } } },
+        },
+        ...errorResponses(COMMON_ERRORS),
+      },
+    },
   });
   return {
     openapi: "3.1.0",
@@ -208,6 +270,18 @@ export function createOpenApiDocument(options: OpenApiOptions = {}): JsonObject 
           },
         },
       },
+      "/v1/{project_id}/cloud-phone/phones": listing(
+        "ListCloudPhones",
+        "The phones of the project, or of the caller's servers when its policy names servers.",
+        listPhonesQuerySchema.shape,
+        "ListCloudPhonesResponse",
+      ),
+      "/v1/{project_id}/cloud-phone/servers": listing(
+        "ListCloudPhoneServers",
+        "The servers of the project, or the caller's servers when its policy names servers.",
+        listServersQuerySchema.shape,
+        "ListCloudPhoneServersResponse",
+      ),
       "/healthz": {
         get: {
           operationId: "Healthz",
@@ -256,6 +330,8 @@ export function createOpenApiDocument(options: OpenApiOptions = {}): JsonObject 
         BatchExportResponse: schemaOf(batchExportResponseSchema, "output"),
         ShowJobResponse: schemaOf(showJobResponseSchema, "output"),
         ListJobsResponse: schemaOf(listJobsResponseSchema, "output"),
+        ListCloudPhonesResponse: schemaOf(listCloudPhonesResponseSchema, "output"),
+        ListCloudPhoneServersResponse: schemaOf(listCloudPhoneServersResponseSchema, "output"),
         GatewayError: schemaOf(gatewayErrorSchema, "output"),
         UpstreamError: schemaOf(cphErrorBodySchema, "output"),
       },

@@ -28,6 +28,11 @@ export class CallerPolicy {
     this.#prefixes = caller.objectPathPrefixes;
   }
 
+  /** The servers whose phones the caller may list and export; undefined: every server. */
+  get servers(): readonly string[] | undefined {
+    return this.caller.servers;
+  }
+
   /** Throws 403 `CPHGW.4031` when the caller may not use the project. */
   checkProject(projectId: string): void {
     if (!this.#projects.has(projectId)) {

@@ -66,7 +66,25 @@ export function exportBody(count: number, overrides: Partial<StorageInfo> = {}):
   });
 }
 
-type Operation = "authenticate" | "batchExport" | "getJob" | "listJobs";
+type Operation = "authenticate" | "batchExport" | "getJob" | "listJobs" | "listPhones" | "listServers";
+
+/** A listed phone of the fake upstream's fleet. */
+export interface FleetPhone {
+  phone_id: string;
+  server_id: string;
+  phone_name: string;
+  status: number;
+}
+
+/** `count` phones spread over `servers` in turn: phone i is on server `srv-${i % servers}`. */
+export function fleet(count: number, servers = 1): FleetPhone[] {
+  return Array.from({ length: count }, (_, index) => ({
+    phone_id: `phone${String(index).padStart(4, "0")}`,
+    server_id: `srv-${index % servers}`,
+    phone_name: `phone-${index}`,
+    status: index % 5 === 4 ? 8 : 2,
+  }));
+}
 
 /** An answer a script may give as it is: a body text that is sent untouched (status 200 unless given). */
 export interface RawAnswer {
@@ -95,6 +113,8 @@ export class FakeUpstream implements Upstream {
   script: Partial<
     Record<Operation, (argument: unknown, signal: AbortSignal | undefined) => Promise<unknown>>
   > = {};
+  /** The phones ListCloudPhones pages over (filters server_id, status, phone_name as a substring). */
+  fleet: FleetPhone[] = [];
 
   authenticate(options?: RequestOptions): Promise<void> {
     this.calls.push({ operation: "authenticate", argument: undefined, options });
@@ -137,6 +157,10 @@ export class FakeUpstream implements Upstream {
         argument: { requestIds: ids ? ids.split(",") : [], ...number("offset"), ...number("limit") },
       };
     }
+    if (request.method === "GET" && (rest === "/phones" || rest === "/servers")) {
+      const argument = Object.fromEntries(url.searchParams);
+      return { operation: rest === "/phones" ? "listPhones" : "listServers", argument };
+    }
     throw new Error(`unexpected upstream request ${request.method} ${request.url}`);
   }
 
@@ -151,6 +175,28 @@ export class FakeUpstream implements Upstream {
         })),
       };
       return { response };
+    }
+    if (operation === "listPhones" || operation === "listServers") {
+      const query = argument as Record<string, string>;
+      const offset = Number(query["offset"] ?? 0);
+      const limit = Number(query["limit"] ?? 100);
+      if (operation === "listPhones") {
+        const phones = this.fleet.filter(
+          (phone) =>
+            (query["server_id"] === undefined || phone.server_id === query["server_id"]) &&
+            (query["status"] === undefined || phone.status === Number(query["status"])) &&
+            (query["phone_name"] === undefined || phone.phone_name.includes(query["phone_name"])),
+        );
+        return { request_id: `upstream-${count}`, phones: phones.slice(offset, offset + limit) };
+      }
+      const ids = [...new Set(this.fleet.map((phone) => phone.server_id))].sort();
+      const servers = ids
+        .filter((id) => query["server_id"] === undefined || id === query["server_id"])
+        .map((id) => ({ server_id: id, server_name: `server ${id}`, status: 5 }))
+        .filter(
+          (server) => query["server_name"] === undefined || server.server_name.includes(query["server_name"]),
+        );
+      return { request_id: `upstream-${count}`, servers: servers.slice(offset, offset + limit) };
     }
     if (operation === "getJob")
       return { request_id: "upstream-job", job_id: argument, phone_id: "phone0000", status: 2 };
