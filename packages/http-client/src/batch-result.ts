@@ -1,4 +1,4 @@
-import type { BatchExportResponse, PhoneJob, StorageInfo } from "@cph-export/core";
+import type { BatchExportResponse, PhoneJob, RestoreInfo } from "@cph-export/core";
 import type { PhoneResult } from "./types.js";
 
 /** Stable `errorCode`s of results the client decides itself (CPH codes and validation issue codes pass through). */
@@ -21,8 +21,9 @@ export const RESULT_CODES = {
   notExportable: "not_exportable",
 } as const;
 
+// RestoreInfo: the fields read here, which a storage info has too (export and restore answer alike).
 function phoneResultOf(
-  info: StorageInfo,
+  info: RestoreInfo,
   job: PhoneJob | undefined,
   requestId: string | undefined,
 ): PhoneResult {
@@ -59,7 +60,7 @@ function phoneResultOf(
  * per-phone error of a 200, or `unknown` when the answer does not mention the phone.
  */
 export function phoneResults(
-  infos: readonly StorageInfo[],
+  infos: readonly RestoreInfo[],
   response: BatchExportResponse,
   requestId: string | undefined,
 ): PhoneResult[] {

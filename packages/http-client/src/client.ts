@@ -1,5 +1,6 @@
 import {
   buildBatchExportRequest,
+  buildBatchImportRequest,
   buildListJobsRequest,
   buildShowJobRequest,
   type CloudPhoneServer,
@@ -16,6 +17,7 @@ import {
   parseBatchExportResponse,
   parseListJobsResponse,
   parseShowJobResponse,
+  type RestoreInfo,
   redactText,
   resolveEndpoint,
   resolveIamEndpoint,
@@ -23,6 +25,7 @@ import {
   type StorageInfo,
   toCphError,
   validateBatchExportRequest,
+  validateBatchImportRequest,
   type ValidationIssue,
   type ValidationOptions,
 } from "@cph-export/core";
@@ -53,6 +56,8 @@ import {
 import type {
   BatchExportOptions,
   BatchExportResult,
+  BatchRestoreOptions,
+  BatchRestoreResult,
   ClientEvent,
   CphClient,
   CphClientOptions,
@@ -349,6 +354,32 @@ class Client implements CphClient {
     }
     const requestId = response.request_id || headerValue(answer.headers, "x-request-id") || undefined;
     return { requestId, response, phones: phoneResults(storageInfos, response, requestId) };
+  }
+
+  async batchRestore(
+    restoreInfos: readonly RestoreInfo[],
+    options: BatchRestoreOptions = {},
+  ): Promise<BatchRestoreResult> {
+    const headers = extraHeaders(options.headers);
+    if (options.validated !== true) {
+      const validation = validateBatchImportRequest({ restore_infos: restoreInfos }, this.#validation);
+      if (!validation.ok) throw new CphValidationError(validation.issues);
+    }
+    const request = buildBatchImportRequest({
+      endpoint: this.endpoint,
+      projectId: this.projectId,
+      restoreInfos,
+    });
+    // The same #send as batch-storage: a POST of unknown outcome is never resent.
+    const answer = await this.#send(request, { signal: options.signal, headers });
+    let response: ReturnType<typeof parseBatchExportResponse>;
+    try {
+      response = parseBatchExportResponse(answer);
+    } catch (error) {
+      throw this.#scrub(error);
+    }
+    const requestId = response.request_id || headerValue(answer.headers, "x-request-id") || undefined;
+    return { requestId, response, phones: phoneResults(restoreInfos, response, requestId) };
   }
 
   async send(request: HttpRequest, options: RequestOptions = {}): Promise<HttpResponseData> {

@@ -9,6 +9,8 @@ export { DEFAULT_USER_AGENT, VERSION } from "./version.js";
 export type {
   BatchExportOptions,
   BatchExportResult,
+  BatchRestoreOptions,
+  BatchRestoreResult,
   ClientEvent,
   CphClient,
   CphClientOptions,

@@ -7,6 +7,7 @@ import type {
   ListJobsResponse,
   Phone,
   PhoneJob,
+  RestoreInfo,
   ShowJobResponse,
   StorageInfo,
   JobState,
@@ -123,6 +124,12 @@ export interface BatchExportResult {
   response: BatchExportResponse;
   phones: PhoneResult[];
 }
+
+/** Options of one `batchRestore` call: `validated` as for `batchExport` (with `validateBatchImportRequest`). */
+export type BatchRestoreOptions = BatchExportOptions;
+
+/** What one batch-restore call gave: the same shape as batch-storage's (a phone rejected inside the 200 is a result). */
+export type BatchRestoreResult = BatchExportResult;
 
 export type PhoneState = "accepted" | "rejected" | "succeeded" | "failed" | "unknown";
 
@@ -243,6 +250,15 @@ export interface CphClient {
   authenticate(options?: RequestOptions): Promise<void>;
   /** One batch-storage call. Throws `CphError` for HTTP errors and transport failures. */
   batchExport(storageInfos: readonly StorageInfo[], options?: BatchExportOptions): Promise<BatchExportResult>;
+  /**
+   * One batch-restore call (BatchImportCloudPhoneData), with batchExport's safety: validated by
+   * core's rules before sending, never resent blindly, one result per phone. Restore overwrites
+   * the phones' data. Throws `CphError` for HTTP errors and transport failures.
+   */
+  batchRestore(
+    restoreInfos: readonly RestoreInfo[],
+    options?: BatchRestoreOptions,
+  ): Promise<BatchRestoreResult>;
   getJob(jobId: string, options?: RequestOptions): Promise<ShowJobResponse>;
   listJobs(
     query: { requestIds: readonly string[]; offset?: number; limit?: number },

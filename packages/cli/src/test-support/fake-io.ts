@@ -73,6 +73,10 @@ export class FakeClient implements CphClient {
     throw new Error("not used by the CLI");
   }
 
+  async batchRestore(): Promise<never> {
+    throw new Error("not used by the CLI");
+  }
+
   async send(): Promise<never> {
     throw new Error("not used by the CLI");
   }
