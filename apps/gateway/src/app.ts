@@ -3,6 +3,7 @@ import { getEventListeners } from "node:events";
 import type { IncomingMessage } from "node:http";
 import {
   buildBatchExportRequest,
+  buildBatchImportRequest,
   buildListCloudPhoneServersRequest,
   buildListCloudPhonesRequest,
   buildListJobsRequest,
@@ -19,7 +20,9 @@ import {
   parseListCloudPhoneServersResponse,
   parseListCloudPhonesResponse,
   type ValidationIssue,
+  type ValidationResult,
   validateBatchExportRequest,
+  validateBatchImportRequest,
 } from "@cph-export/core";
 import type { CphClient } from "@cph-export/http-client";
 import { type Context, Hono } from "hono";
@@ -41,7 +44,7 @@ import {
 import type { Logger } from "./logger.js";
 import { GatewayMetrics } from "./metrics.js";
 import { createOpenApiDocument } from "./openapi.js";
-import { CallerPolicy } from "./policy.js";
+import { type BatchEntry, type BatchOperation, CallerPolicy } from "./policy.js";
 import { readBody } from "./read-body.js";
 import type { StateStore, StoredResponse } from "./state-store.js";
 
@@ -72,6 +75,7 @@ export interface AppDependencies {
 /** The route labels used in logs and metrics. */
 export const ROUTES = {
   batchStorage: "/v1/{project_id}/cloud-phone/phones/batch-storage",
+  batchRestore: "/v1/{project_id}/cloud-phone/phones/batch-restore",
   showJob: "/v1/{project_id}/cloud-phone/jobs/{job_id}",
   listJobs: "/v1/{project_id}/cloud-phone/jobs",
   listPhones: "/v1/{project_id}/cloud-phone/phones",
@@ -674,7 +678,12 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
   }
 
   /** Refuses (403 CPHGW.4035) an export naming phones off the servers of a confined caller. */
-  async function checkServers(c: AppContext, policy: CallerPolicy, storageInfos: readonly StorageInfo[]) {
+  async function checkServers(
+    c: AppContext,
+    policy: CallerPolicy,
+    storageInfos: readonly BatchEntry[],
+    batch: { field: string; operation: BatchOperation },
+  ) {
     const servers = policy.servers;
     if (servers === undefined) return;
     let outside: number[];
@@ -691,7 +700,16 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
         "the phones of the caller's servers could not be listed to check the request; nothing was sent, a retry is safe",
       );
     }
-    if (outside.length > 0) throw phonesOutsideError(policy.caller.name, servers, storageInfos, outside);
+    if (outside.length > 0) {
+      throw phonesOutsideError(
+        policy.caller.name,
+        servers,
+        storageInfos,
+        outside,
+        batch.field,
+        batch.operation,
+      );
+    }
   }
 
   app.get("/healthz", (c) => {
@@ -747,50 +765,92 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
   });
   registerDocsPage(app);
 
-  app.post("/v1/:project_id/cloud-phone/phones/batch-storage", async (c) => {
-    c.set("route", ROUTES.batchStorage);
-    const body = await readBody(c.req.raw, c.env?.incoming, config.bodyLimitBytes);
-    const caller = await admit(c, body);
-    let json: unknown;
-    try {
-      json = JSON.parse(UTF8.decode(body));
-    } catch {
-      throw new GatewayError(
-        "CPHGW.4002",
-        'the request body is not UTF-8 JSON; send {"storage_infos": [...]}',
-        {
-          details: [{ code: "invalid_json", path: "", message: "the body could not be parsed as JSON" }],
-        },
-      );
-    }
-    const validation = validateBatchExportRequest(json, {
-      maxPhonesPerRequest: config.maxPhonesPerRequest,
-      maxBodyBytes: config.bodyLimitBytes,
+  /** What differs between the two batch routes: the body's field, its rules, its request. */
+  interface BatchRoute {
+    operation: BatchOperation;
+    route: string;
+    metric: string;
+    field: "storage_infos" | "restore_infos";
+    validate: (json: unknown) => ValidationResult<BatchEntry[]>;
+    build: (infos: BatchEntry[]) => HttpRequest;
+  }
+
+  const validation = { maxPhonesPerRequest: config.maxPhonesPerRequest, maxBodyBytes: config.bodyLimitBytes };
+  const batchRoutes: BatchRoute[] = [
+    {
+      operation: "export",
+      route: ROUTES.batchStorage,
+      metric: "batch_export",
+      field: "storage_infos",
+      validate: (json) =>
+        mapResult(validateBatchExportRequest(json, validation), (body) => body.storage_infos),
+      build: (infos) =>
+        buildBatchExportRequest({
+          endpoint: upstream.endpoint,
+          projectId: upstream.projectId,
+          storageInfos: infos as StorageInfo[],
+        }),
+    },
+    {
+      operation: "restore",
+      route: ROUTES.batchRestore,
+      metric: "batch_restore",
+      field: "restore_infos",
+      validate: (json) =>
+        mapResult(validateBatchImportRequest(json, validation), (body) => body.restore_infos),
+      build: (infos) =>
+        buildBatchImportRequest({
+          endpoint: upstream.endpoint,
+          projectId: upstream.projectId,
+          restoreInfos: infos.map(({ phone_id, bucket_name, object_path }) => ({
+            phone_id,
+            bucket_name,
+            object_path,
+          })),
+        }),
+    },
+  ];
+
+  for (const batch of batchRoutes) {
+    app.post(batch.route.replace("{project_id}", ":project_id"), async (c) => {
+      c.set("route", batch.route);
+      const body = await readBody(c.req.raw, c.env?.incoming, config.bodyLimitBytes);
+      const caller = await admit(c, body);
+      const policy = policies.get(caller.name) as CallerPolicy;
+      policy.checkOperation(batch.operation);
+      let json: unknown;
+      try {
+        json = JSON.parse(UTF8.decode(body));
+      } catch {
+        throw new GatewayError(
+          "CPHGW.4002",
+          `the request body is not UTF-8 JSON; send {"${batch.field}": [...]}`,
+          {
+            details: [{ code: "invalid_json", path: "", message: "the body could not be parsed as JSON" }],
+          },
+        );
+      }
+      const checked = batch.validate(json);
+      if (!checked.ok) {
+        const count = checked.issues.length;
+        throw new GatewayError(
+          "CPHGW.4001",
+          `the request has ${count} ${count === 1 ? "issue" : "issues"}; the first: ${checked.issues[0]?.path || "body"}: ${checked.issues[0]?.message}`,
+          { details: issueDetails(checked.issues) },
+        );
+      }
+      const infos = checked.value;
+      policy.checkBatch(batch.operation, infos);
+      await checkServers(c, policy, infos, batch);
+      // Written anew from what was validated and allowed, never the caller's bytes: a body that says
+      // a field twice means to JSON.parse what its last value says, and CPH must not read another.
+      const request = batch.build(infos);
+      const run = () => forward(c, batch.metric, request);
+      const header = requestHeader(c, "idempotency-key");
+      if (header === undefined) return send(c, await run());
+      return idempotent(c, caller, header, body, run);
     });
-    if (!validation.ok) {
-      const count = validation.issues.length;
-      throw new GatewayError(
-        "CPHGW.4001",
-        `the request has ${count} ${count === 1 ? "issue" : "issues"}; the first: ${validation.issues[0]?.path || "body"}: ${validation.issues[0]?.message}`,
-        { details: issueDetails(validation.issues) },
-      );
-    }
-    const storageInfos = validation.value.storage_infos;
-    const policy = policies.get(caller.name) as CallerPolicy;
-    policy.checkExport(storageInfos);
-    await checkServers(c, policy, storageInfos);
-    // Written anew from what was validated and allowed, never the caller's bytes: a body that says
-    // a field twice means to JSON.parse what its last value says, and CPH must not read another.
-    const request = buildBatchExportRequest({
-      endpoint: upstream.endpoint,
-      projectId: upstream.projectId,
-      storageInfos,
-    });
-    const run = () => forward(c, "batch_export", request);
-    const header = requestHeader(c, "idempotency-key");
-    if (header === undefined) return send(c, await run());
-    return idempotent(c, caller, header, body, run);
-  });
+  }
 
   app.get("/v1/:project_id/cloud-phone/jobs/:job_id", async (c) => {
     c.set("route", ROUTES.showJob);
@@ -871,12 +931,18 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     });
   };
   app.all("/v1/:project_id/cloud-phone/phones/batch-storage", methodNotAllowed("POST"));
+  app.all("/v1/:project_id/cloud-phone/phones/batch-restore", methodNotAllowed("POST"));
   app.all("/v1/:project_id/cloud-phone/jobs/:job_id", methodNotAllowed("GET"));
   app.all("/v1/:project_id/cloud-phone/jobs", methodNotAllowed("GET"));
   app.all("/v1/:project_id/cloud-phone/phones", methodNotAllowed("GET"));
   app.all("/v1/:project_id/cloud-phone/servers", methodNotAllowed("GET"));
 
   return app;
+}
+
+/** A validation result with its value mapped (the issues stay). */
+function mapResult<T, U>(result: ValidationResult<T>, map: (value: T) => U): ValidationResult<U> {
+  return result.ok ? { ...result, value: map(result.value) } : (result as unknown as ValidationResult<U>);
 }
 
 /** The request id sent upstream, so that one id follows a call from the caller to CPH. */

@@ -53,6 +53,11 @@ const callerSchema = z
       .refine((ids) => new Set(ids).size === ids.length, "a server id is listed twice")
       .optional(),
     requestsPerMinute: z.int().min(1).max(1_000_000).default(600),
+    /** The batch operations the caller may use: export (batch-storage), restore (batch-restore). */
+    operations: z
+      .array(z.enum(["export", "restore"]))
+      .min(1, 'give at least one of "export" and "restore"')
+      .default(["export"]),
   })
   .superRefine((caller, context) => {
     if (caller.apiKeySha256 === undefined && caller.accessKey === undefined) {

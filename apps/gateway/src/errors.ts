@@ -31,6 +31,7 @@ export const GATEWAY_ERRORS = {
   "CPHGW.4033": { status: 403, summary: "the object path is outside the caller's allowed prefixes" },
   "CPHGW.4034": { status: 403, summary: "more phones in one request than the caller may send" },
   "CPHGW.4035": { status: 403, summary: "a phone of the request is not on one of the caller's servers" },
+  "CPHGW.4036": { status: 403, summary: "the caller may not use this operation (export or restore)" },
   "CPHGW.4041": { status: 404, summary: "no such route" },
   "CPHGW.4051": { status: 405, summary: "the route exists but not with this method" },
   "CPHGW.4091": { status: 409, summary: "a request with this Idempotency-Key is still in flight" },

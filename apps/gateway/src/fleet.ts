@@ -10,7 +10,6 @@ import {
   LIMITS,
   type Phone,
   parsePhoneStatus,
-  type StorageInfo,
 } from "@cph-export/core";
 import { type ErrorDetail, GatewayError } from "./errors.js";
 
@@ -239,22 +238,24 @@ export class ServerPhoneIndex {
   }
 }
 
-/** 403 `CPHGW.4035` naming each phone of a batch-storage body that is outside the caller's servers. */
+/** 403 `CPHGW.4035` naming each phone of a batch body (`field`) that is outside the caller's servers. */
 export function phonesOutsideError(
   caller: string,
   servers: readonly string[],
-  infos: readonly StorageInfo[],
+  infos: readonly { phone_id: string }[],
   indexes: readonly number[],
+  field = "storage_infos",
+  verb = "export",
 ): GatewayError {
   const details = indexes.map((index) => ({
     code: "phone_not_allowed",
-    path: `storage_infos[${index}].phone_id`,
+    path: `${field}[${index}].phone_id`,
     message: `phone ${infos[index]?.phone_id} is not on one of the caller's servers (${servers.join(", ")})`,
   }));
   const count = indexes.length;
   return new GatewayError(
     "CPHGW.4035",
-    `caller ${caller} may not export ${count === 1 ? "one phone" : `${count} phones`} of the request: not on its servers`,
+    `caller ${caller} may not ${verb} ${count === 1 ? "one phone" : `${count} phones`} of the request: not on its servers`,
     { details },
   );
 }

@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 description of the gateway, generated from the zod schemas the gateway and core use.
 import {
   batchExportRequestSchema,
+  batchImportRequestSchema,
   batchExportResponseSchema,
   cphErrorBodySchema,
   LIMITS,
@@ -112,7 +113,7 @@ const ERROR_RESPONSES: Record<string, string> = {
   "400": "Invalid request (CPHGW.4001-4006) or an upstream CPS error passed through.",
   "401":
     "Not authenticated (CPHGW.4011-4014); APIGW.03xx codes mean the gateway's own upstream credentials were refused.",
-  "403": "Refused by the caller's policy (CPHGW.4031-4035).",
+  "403": "Refused by the caller's policy (CPHGW.4031-4036).",
   "409": "The Idempotency-Key is in flight (CPHGW.4091).",
   "413": "Body over the limit (CPHGW.4131).",
   "422": "The Idempotency-Key was used with another request (CPHGW.4221).",
@@ -162,6 +163,44 @@ export function createOpenApiDocument(options: OpenApiOptions = {}): JsonObject 
       return { name, in: "query", required: false, schema: json, description };
     });
   const parameters = queryParameters(listJobsQuerySchema.shape);
+  const batch = (operationId: string, summary: string, requestSchema: string) => ({
+    post: {
+      operationId,
+      summary,
+      parameters: [
+        PROJECT_PARAMETER,
+        {
+          name: "Idempotency-Key",
+          in: "header",
+          required: false,
+          schema: { type: "string", maxLength: 257 },
+          description:
+            "Same key and body within 24 h replays the first answer (with Idempotent-Replayed: true); " +
+            "another body is 422; a duplicate while the first is in flight is 409. Keys are scoped per caller.",
+        },
+      ],
+      requestBody: {
+        required: true,
+        content: { "application/json": { schema: { $ref: `#/components/schemas/${requestSchema}` } } },
+      },
+      responses: {
+        "200": {
+          description: "Accepted; phones refused by CPH are listed inside with error_code.",
+          headers: {
+            ...REQUEST_ID_HEADER,
+            "Idempotent-Replayed": {
+              description: "true on a replayed answer.",
+              schema: { type: "string" },
+            },
+          },
+          content: {
+            "application/json": { schema: { $ref: "#/components/schemas/BatchExportResponse" } },
+          },
+        },
+        ...errorResponses([...COMMON_ERRORS, "409", "413", "422"]),
+      },
+    },
+  });
   const listing = (
     operationId: string,
     summary: string,
@@ -194,44 +233,16 @@ export function createOpenApiDocument(options: OpenApiOptions = {}): JsonObject 
     ...(options.serverUrl === undefined ? {} : { servers: [{ url: options.serverUrl }] }),
     security: [{ bearerApiKey: [] }, { sdkHmacSha256: [] }],
     paths: {
-      "/v1/{project_id}/cloud-phone/phones/batch-storage": {
-        post: {
-          operationId: "BatchExportCloudPhoneData",
-          summary: "Export the data of cloud phones to OBS (one job per phone).",
-          parameters: [
-            PROJECT_PARAMETER,
-            {
-              name: "Idempotency-Key",
-              in: "header",
-              required: false,
-              schema: { type: "string", maxLength: 257 },
-              description:
-                "Same key and body within 24 h replays the first answer (with Idempotent-Replayed: true); " +
-                "another body is 422; a duplicate while the first is in flight is 409. Keys are scoped per caller.",
-            },
-          ],
-          requestBody: {
-            required: true,
-            content: { "application/json": { schema: { $ref: "#/components/schemas/BatchExportRequest" } } },
-          },
-          responses: {
-            "200": {
-              description: "Accepted; phones refused by CPH are listed inside with error_code.",
-              headers: {
-                ...REQUEST_ID_HEADER,
-                "Idempotent-Replayed": {
-                  description: "true on a replayed answer.",
-                  schema: { type: "string" },
-                },
-              },
-              content: {
-                "application/json": { schema: { $ref: "#/components/schemas/BatchExportResponse" } },
-              },
-            },
-            ...errorResponses([...COMMON_ERRORS, "409", "413", "422"]),
-          },
-        },
-      },
+      "/v1/{project_id}/cloud-phone/phones/batch-storage": batch(
+        "BatchExportCloudPhoneData",
+        "Export the data of cloud phones to OBS (one job per phone).",
+        "BatchExportRequest",
+      ),
+      "/v1/{project_id}/cloud-phone/phones/batch-restore": batch(
+        "BatchImportCloudPhoneData",
+        "Restore the data of cloud phones from OBS archives (one job per phone); needs the restore operation.",
+        "BatchImportRequest",
+      ),
       "/v1/{project_id}/cloud-phone/jobs/{job_id}": {
         get: {
           operationId: "ShowJob",
@@ -327,6 +338,7 @@ export function createOpenApiDocument(options: OpenApiOptions = {}): JsonObject 
       },
       schemas: {
         BatchExportRequest: schemaOf(batchExportRequestSchema, "input"),
+        BatchImportRequest: schemaOf(batchImportRequestSchema, "input"),
         BatchExportResponse: schemaOf(batchExportResponseSchema, "output"),
         ShowJobResponse: schemaOf(showJobResponseSchema, "output"),
         ListJobsResponse: schemaOf(listJobsResponseSchema, "output"),

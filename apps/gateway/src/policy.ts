@@ -1,4 +1,18 @@
-import type { StorageInfo } from "@cph-export/core";
+/** What the policy reads of one entry of a batch-storage or batch-restore body. */
+export interface BatchEntry {
+  phone_id: string;
+  bucket_name: string;
+  object_path: string;
+}
+
+/** The two batch operations, by the body field that lists their phones. */
+export type BatchOperation = "export" | "restore";
+
+const FIELD: Record<BatchOperation, string> = { export: "storage_infos", restore: "restore_infos" };
+const VERB: Record<BatchOperation, { bucket: string; path: string }> = {
+  export: { bucket: "write to", path: "write" },
+  restore: { bucket: "restore from", path: "restore from" },
+};
 import type { CallerConfig } from "./config.js";
 import { type ErrorDetail, GatewayError } from "./errors.js";
 
@@ -28,6 +42,16 @@ export class CallerPolicy {
     this.#prefixes = caller.objectPathPrefixes;
   }
 
+  /** Throws 403 `CPHGW.4036` when the operation is not among the caller's `operations`. */
+  checkOperation(operation: BatchOperation): void {
+    if (!this.caller.operations.includes(operation)) {
+      throw new GatewayError(
+        "CPHGW.4036",
+        `caller ${this.caller.name} may not ${operation} (its operations: ${this.caller.operations.join(", ")}); ask the gateway's operators to add "${operation}" to its operations`,
+      );
+    }
+  }
+
   /** The servers whose phones the caller may list and export; undefined: every server. */
   get servers(): readonly string[] | undefined {
     return this.caller.servers;
@@ -43,12 +67,20 @@ export class CallerPolicy {
     }
   }
 
+  /** `checkBatch` of a batch-storage body. */
+  checkExport(storageInfos: readonly BatchEntry[]): void {
+    this.checkBatch("export", storageInfos);
+  }
+
   /**
-   * Checks a valid batch-storage body against the caller's rules. Throws 403 with the code of the
-   * first rule broken (phone count, then bucket, then object path) and every offending field in
-   * `details`.
+   * Checks a valid batch-storage or batch-restore body against the caller's rules. Throws 403 with
+   * the code of the first rule broken (operation, phone count, then bucket, then object path) and
+   * every offending field in `details`.
    */
-  checkExport(storageInfos: readonly StorageInfo[]): void {
+  checkBatch(operation: BatchOperation, storageInfos: readonly BatchEntry[]): void {
+    this.checkOperation(operation);
+    const field = FIELD[operation];
+    const verb = VERB[operation];
     const max = this.caller.maxPhonesPerRequest;
     if (storageInfos.length > max) {
       throw new GatewayError(
@@ -58,7 +90,7 @@ export class CallerPolicy {
           details: [
             {
               code: "max_phones_per_request",
-              path: "storage_infos",
+              path: field,
               message: `${storageInfos.length} phones; at most ${max}`,
             },
           ],
@@ -71,7 +103,7 @@ export class CallerPolicy {
       if (!this.#buckets.some((matches) => matches(info.bucket_name))) {
         buckets.push({
           code: "bucket_not_allowed",
-          path: `storage_infos[${index}].bucket_name`,
+          path: `${field}[${index}].bucket_name`,
           message: `bucket ${info.bucket_name} is not among the caller's buckets (${this.caller.buckets.join(", ")})`,
         });
       }
@@ -79,13 +111,13 @@ export class CallerPolicy {
       if (DOT_SEGMENT.test(path)) {
         prefixes.push({
           code: "object_path_dot_segment",
-          path: `storage_infos[${index}].object_path`,
+          path: `${field}[${index}].object_path`,
           message: "object paths with . or .. segments are refused: a prefix rule cannot be checked on them",
         });
       } else if (!this.#prefixes.some((prefix) => path.startsWith(prefix))) {
         prefixes.push({
           code: "object_path_not_allowed",
-          path: `storage_infos[${index}].object_path`,
+          path: `${field}[${index}].object_path`,
           message: `object path ${path} does not start with an allowed prefix (${this.#prefixes.map((prefix) => JSON.stringify(prefix)).join(", ")})`,
         });
       }
@@ -93,7 +125,7 @@ export class CallerPolicy {
     if (buckets.length > 0) {
       throw new GatewayError(
         "CPHGW.4032",
-        `caller ${this.caller.name} may not write to ${describeCount(buckets.length, "bucket")} named in the request`,
+        `caller ${this.caller.name} may not ${verb.bucket} ${describeCount(buckets.length, "bucket")} named in the request`,
         {
           details: [...buckets, ...prefixes],
         },
@@ -102,7 +134,7 @@ export class CallerPolicy {
     if (prefixes.length > 0) {
       throw new GatewayError(
         "CPHGW.4033",
-        `caller ${this.caller.name} may not write ${describeCount(prefixes.length, "object path")} of the request`,
+        `caller ${this.caller.name} may not ${verb.path} ${describeCount(prefixes.length, "object path")} of the request`,
         {
           details: prefixes,
         },

@@ -66,7 +66,14 @@ export function exportBody(count: number, overrides: Partial<StorageInfo> = {}):
   });
 }
 
-type Operation = "authenticate" | "batchExport" | "getJob" | "listJobs" | "listPhones" | "listServers";
+type Operation =
+  | "authenticate"
+  | "batchExport"
+  | "batchRestore"
+  | "getJob"
+  | "listJobs"
+  | "listPhones"
+  | "listServers";
 
 /** A listed phone of the fake upstream's fleet. */
 export interface FleetPhone {
@@ -131,7 +138,10 @@ export class FakeUpstream implements Upstream {
       const raw = value as RawAnswer;
       return { status: raw.status ?? 200, headers: {}, bodyText: raw.bodyText };
     }
-    const body = operation === "batchExport" ? (value as { response: unknown }).response : value;
+    const body =
+      operation === "batchExport" || operation === "batchRestore"
+        ? (value as { response: unknown }).response
+        : value;
     return { status: 200, headers: { "content-type": "application/json" }, bodyText: JSON.stringify(body) };
   }
 
@@ -143,6 +153,10 @@ export class FakeUpstream implements Upstream {
     if (request.method === "POST" && rest === "/phones/batch-storage") {
       const body = JSON.parse(new TextDecoder().decode(request.body)) as { storage_infos: StorageInfo[] };
       return { operation: "batchExport", argument: body.storage_infos };
+    }
+    if (request.method === "POST" && rest === "/phones/batch-restore") {
+      const body = JSON.parse(new TextDecoder().decode(request.body)) as { restore_infos: unknown[] };
+      return { operation: "batchRestore", argument: body.restore_infos };
     }
     if (request.method === "GET" && rest.startsWith("/jobs/"))
       return { operation: "getJob", argument: decodeURIComponent(rest.slice("/jobs/".length)) };
@@ -166,7 +180,7 @@ export class FakeUpstream implements Upstream {
 
   #fallback(operation: Operation, argument: unknown): unknown {
     const count = this.calls.length;
-    if (operation === "batchExport") {
+    if (operation === "batchExport" || operation === "batchRestore") {
       const response: BatchExportResponse = {
         request_id: `upstream-${count}`,
         jobs: (argument as StorageInfo[]).map((info, index) => ({
