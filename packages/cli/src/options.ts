@@ -1,4 +1,4 @@
-import { LIMITS, parsePhoneStatus } from "@cph-export/core";
+import { LIMITS, parseMaxErrors, parsePhoneStatus, parseRate } from "@cph-export/core";
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
 import { usageError } from "./errors.js";
@@ -41,6 +41,21 @@ function oneOf<const T extends readonly [string, ...string[]]>(flag: string, val
       return z.NEVER;
     }
     return text as T[number];
+  });
+}
+
+/** A string flag read by one of core's run control parsers; its refusal names the flag. */
+function parsed<T>(
+  flag: string,
+  parse: (text: string) => { ok: true; value: T } | { ok: false; message: string },
+) {
+  return z.string().transform((text, ctx) => {
+    const result = parse(text);
+    if (!result.ok) {
+      ctx.addIssue({ code: "custom", message: `${flag}: ${result.message}` });
+      return z.NEVER;
+    }
+    return result.value;
   });
 }
 
@@ -108,6 +123,8 @@ export const exportOptionsSchema = globalOptionsSchema.extend({
   batchSize: integer("--batch-size", 1, 1000).default(100),
   journal: nonEmpty("--journal").optional(),
   retryUnknown: z.boolean().default(false),
+  maxErrors: parsed("--max-errors", parseMaxErrors).optional(),
+  rate: parsed("--rate", parseRate).optional(),
   output: oneOf("--output", OUTPUTS).optional(),
   all: z.boolean().default(false),
   ...phoneFilterOptions,

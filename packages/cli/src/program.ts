@@ -238,6 +238,11 @@ export function buildProgram(settings: ProgramSettings): Command {
     )
     .option("--concurrency <n>", "requests in flight at once (default 4)")
     .option("--batch-size <n>", "phones per request (default 100)")
+    .option(
+      "--max-errors <n|p%>",
+      "stop sending after more than N errors (0: the first) or P% of the phones answered; the rest are reported not_sent",
+    )
+    .option("--rate <n/s>", "requests per second to CPH, polling included, e.g. 10/s, 0.5/s or 600/min")
     .option("--journal <file>", "record progress here; a rerun with the same file resumes")
     .option(
       "--retry-unknown",

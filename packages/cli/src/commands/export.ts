@@ -1,5 +1,6 @@
 import {
   DEFAULT_EXPORTABLE_STATUSES,
+  formatMaxErrors,
   type HttpRequest,
   isTransientErrorCode,
   redactHeaders,
@@ -377,6 +378,8 @@ interface Tally {
   resumed: number;
   /** Listed by a selection but not exportable (`not_exportable`): rejected, but not a failure of the run. */
   skipped: number;
+  /** Not sent because the run stopped once `--max-errors` was exceeded. */
+  stopped: number;
 }
 
 /** Phones refused for a reason outside the phone (not sent, throttled, unavailable): nothing wrong with the input. */
@@ -415,6 +418,7 @@ async function send(
     upstream: 0,
     resumed: 0,
     skipped: 0,
+    stopped: 0,
   };
   const failures: PhoneRow[] = [];
   const writer = new ResultWriter<PhoneRow>(
@@ -435,19 +439,20 @@ async function send(
   let latest: ExportProgress | undefined;
   const snapshot = (): ProgressSnapshot => {
     const p = latest;
+    const concurrency = p ? { limit: p.concurrency, max: options.concurrency } : undefined;
     const rejected = Math.max(tally.rejected + tally.skipped, p?.rejected ?? 0);
     const failed = Math.max(tally.failed, p?.failed ?? 0);
     const unknown = Math.max(tally.unknown, p?.unknown ?? 0);
     const accepted = Math.max(tally.accepted, p?.accepted ?? 0);
     if (!options.wait) {
       const done = Math.min(total, accepted + rejected + unknown);
-      return { done, total, succeeded: 0, accepted, failed, rejected, running: 0, unknown };
+      return { done, total, succeeded: 0, accepted, failed, rejected, running: 0, unknown, concurrency };
     }
     const succeeded = Math.max(tally.succeeded, p?.succeeded ?? 0);
     const done = Math.min(total, rejected + succeeded + failed + unknown);
     // While jobs are followed, the client counts as accepted the phones whose job still runs.
     const running = Math.max(0, Math.min(total - done, p?.accepted ?? 0));
-    return { done, total, succeeded, failed, rejected, running, unknown };
+    return { done, total, succeeded, failed, rejected, running, unknown, concurrency };
   };
   progress.update(snapshot());
 
@@ -460,6 +465,8 @@ async function send(
       journal: options.journal,
       wait: options.wait ? waitOptions(options) : false,
       retryUnknown: options.retryUnknown,
+      maxErrors: options.maxErrors,
+      rate: options.rate,
       signal: io.signal,
       onProgress: (value) => {
         latest = value;
@@ -469,7 +476,7 @@ async function send(
     for await (const result of results) {
       reported.add(result.phoneId);
       const row = toRow(result, meta);
-      count(tally, result, skips);
+      count(tally, result, skips, latest?.stoppedReason === "max_errors");
       if (
         (result.state === "rejected" || result.state === "failed" || result.state === "unknown") &&
         !isSkip(result, skips) &&
@@ -512,6 +519,14 @@ async function send(
     format === "table",
   );
   if (writer.count < total) context.err.write(`${total - writer.count} of ${total} phones have no result.\n`);
+  if (latest?.stoppedReason === "max_errors" && options.maxErrors) {
+    const rerun = options.journal
+      ? "rerun the same command to send them (the journal skips the phones already exported)"
+      : "they are in the output; --journal FILE lets a rerun send only them";
+    context.err.write(
+      `stopped: max errors exceeded (--max-errors ${formatMaxErrors(options.maxErrors)}, ${latest.errors} errors); ${tally.stopped} of ${total} phones were not sent (state rejected, not_sent): ${rerun}.\n`,
+    );
+  }
   if (interrupted) {
     const resume = options.journal
       ? `the journal ${options.journal} is saved: rerun the same command to resume without exporting any phone twice`
@@ -607,7 +622,8 @@ function isSkip(result: Pick<PhoneResult, "state" | "errorCode">, skips: Skips |
   return skips !== undefined && result.state === "rejected" && result.errorCode === skips.code;
 }
 
-function count(tally: Tally, result: PhoneResult, skips: Skips | undefined): void {
+/** `stopped`: the run had stopped sending on max errors when the result came (its not_sent phones are no upstream failure). */
+function count(tally: Tally, result: PhoneResult, skips: Skips | undefined, stopped = false): void {
   if (isSkip(result, skips)) {
     tally.skipped++;
     if (result.fromJournal) tally.resumed++;
@@ -616,7 +632,8 @@ function count(tally: Tally, result: PhoneResult, skips: Skips | undefined): voi
   tally[result.state]++;
   if (result.fromJournal) tally.resumed++;
   if (result.state === "rejected" && isAuthErrorCode(result.errorCode)) tally.auth++;
-  if (result.state === "rejected" && result.errorCode !== undefined && refusedUpstream(result.errorCode))
+  if (stopped && result.state === "rejected" && result.errorCode === "not_sent") tally.stopped++;
+  else if (result.state === "rejected" && result.errorCode !== undefined && refusedUpstream(result.errorCode))
     tally.upstream++;
 }
 

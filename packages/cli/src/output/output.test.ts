@@ -129,6 +129,18 @@ describe("progress", () => {
     expect(renderPlain("export", { ...snapshot, accepted: 19, succeeded: 0 })).toMatch(/19 accepted/);
   });
 
+  it("shows the concurrency limit only while it is held below the configured one", () => {
+    expect(renderPlain("export", { ...snapshot, concurrency: { limit: 2, max: 8 } })).toBe(
+      "export: 20/40 done, 18 succeeded, 1 failed, 1 rejected, 15 running, concurrency 2/8",
+    );
+    expect(renderBar("export", { ...snapshot, concurrency: { limit: 2, max: 8 } }, 10_000, 140)).toMatch(
+      / · 15 running · concurrency 2\/8 · /,
+    );
+    expect(renderPlain("export", { ...snapshot, concurrency: { limit: 8, max: 8 } })).not.toMatch(
+      /concurrency/,
+    );
+  });
+
   describe("ProgressDisplay", () => {
     beforeEach(() => {
       vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });

@@ -14,6 +14,15 @@ export interface ProgressSnapshot {
   rejected: number;
   running: number;
   unknown: number;
+  /** The in-flight limit of the run and its configured maximum; shown while it is held below it. */
+  concurrency?: { limit: number; max: number } | undefined;
+}
+
+/** `concurrency 2/8` while adaptive concurrency holds a run below its configured limit. */
+function reducedConcurrency(snapshot: ProgressSnapshot): string | undefined {
+  const concurrency = snapshot.concurrency;
+  if (!concurrency || concurrency.limit >= concurrency.max) return undefined;
+  return `concurrency ${concurrency.limit}/${concurrency.max}`;
 }
 
 /** Erase the line and go back to its start: the redraw sequence of the bar. */
@@ -27,6 +36,8 @@ function counts(snapshot: ProgressSnapshot): string {
   if (snapshot.rejected > 0) parts.push(`${snapshot.rejected} rejected`);
   parts.push(`${snapshot.running} running`);
   if (snapshot.unknown > 0) parts.push(`${snapshot.unknown} unknown`);
+  const reduced = reducedConcurrency(snapshot);
+  if (reduced) parts.push(reduced);
   return parts.join(" · ");
 }
 
@@ -67,6 +78,8 @@ export function renderPlain(label: string, snapshot: ProgressSnapshot): string {
   if (snapshot.rejected > 0) parts.push(`${snapshot.rejected} rejected`);
   parts.push(`${snapshot.running} running`);
   if (snapshot.unknown > 0) parts.push(`${snapshot.unknown} unknown`);
+  const reduced = reducedConcurrency(snapshot);
+  if (reduced) parts.push(reduced);
   return `${label}: ${parts.join(", ")}`;
 }
 
