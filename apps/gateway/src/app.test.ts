@@ -117,7 +117,7 @@ describe("caller authentication", () => {
     expect(harness.upstream.calls).toHaveLength(0);
     const refusal = harness.lines.map((line) => JSON.parse(line)).find((entry) => entry.msg === "refused");
     expect(refusal).toMatchObject({ error_code: code, caller: null });
-    expect(harness.metrics.render()).toContain(`cph_gateway_refusals_total{caller="-",code="${code}"} 1`);
+    expect(await harness.metrics.render()).toContain(`cph_gateway_refusals_total{caller="-",code="${code}"} 1`);
   });
 
   it("accepts a request signed with SDK-HMAC-SHA256 by a gateway-issued access key", async () => {
@@ -251,7 +251,7 @@ describe("per-caller policy", () => {
     time += 50_000;
     expect((await harness.app.request(jobPath, { headers: harness.bearer() })).status).toBe(200);
     expect(harness.upstream.count("getJob")).toBe(4);
-    expect(harness.metrics.render()).toContain(
+    expect(await harness.metrics.render()).toContain(
       'cph_gateway_refusals_total{caller="team-a",code="CPHGW.4291"} 1',
     );
   });
@@ -705,7 +705,7 @@ describe("idempotency", () => {
     expect(second.headers.get("idempotent-replayed")).toBe("true");
     expect(await second.text()).toBe(await first.text());
     expect(harness.upstream.count("batchExport")).toBe(1);
-    expect(harness.metrics.render()).toContain('cph_gateway_idempotency_total{outcome="replayed"} 1');
+    expect(await harness.metrics.render()).toContain('cph_gateway_idempotency_total{outcome="replayed"} 1');
   });
 
   it("refuses the same key with another body (422) and scopes keys per caller", async () => {
@@ -843,7 +843,7 @@ describe("operations routes", () => {
       'cph_gateway_upstream_duration_seconds_count{operation="batch_export",outcome="ok"} 1',
     );
     expect(text).toContain(
-      'cph_gateway_upstream_duration_seconds_bucket{operation="batch_export",outcome="ok",le="+Inf"} 1',
+      'cph_gateway_upstream_duration_seconds_bucket{le="+Inf",operation="batch_export",outcome="ok"} 1',
     );
     expect(text).toContain('cph_gateway_idempotency_total{outcome="claimed"} 1');
     expect(text).toContain('cph_gateway_refusals_total{caller="team-a",code="CPHGW.4032"} 1');

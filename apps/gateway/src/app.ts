@@ -753,9 +753,9 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     return c.json({ status: ready ? "ready" : "not ready", checks }, ready ? 200 : 503);
   });
 
-  app.get("/metrics", (c) => {
+  app.get("/metrics", async (c) => {
     c.set("route", "/metrics");
-    return c.body(metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+    return c.body(await metrics.render(), 200, { "Content-Type": metrics.contentType });
   });
 
   app.get("/openapi.json", (c) => {

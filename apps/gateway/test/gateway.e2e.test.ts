@@ -345,8 +345,11 @@ describe("operations", () => {
     const text = (await request(`${gateway.url}/metrics`)).text;
     expect(text).toContain("# TYPE cph_gateway_requests_total counter");
     expect(text).toMatch(
-      /cph_gateway_upstream_duration_seconds_bucket\{operation="batch_export",outcome="ok",le="0.5"\} \d+/,
+      /cph_gateway_upstream_duration_seconds_bucket\{le="0.5",operation="batch_export",outcome="ok"\} \d+/,
     );
+    // prom-client's default process metrics are there too.
+    expect(text).toContain("# TYPE process_cpu_seconds_total counter");
+    expect(text).toContain("# TYPE nodejs_eventloop_lag_seconds gauge");
     expect(metric(text, 'cph_gateway_refusals_total{caller="limited",code="CPHGW.4291"}')).toBe(1);
     const document = await request(`${gateway.url}/openapi.json`);
     expect(document.body["openapi"]).toBe("3.1.0");
