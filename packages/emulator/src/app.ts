@@ -5,7 +5,8 @@ import {
   redactHeaders,
   utf8Text,
   validateBatchExportRequest,
-  type StorageInfo,
+  validateBatchImportRequest,
+  type ValidationResult,
 } from "@cph-export/core";
 import type { HttpBindings } from "@hono/node-server";
 import { type Context, Hono } from "hono";
@@ -14,7 +15,7 @@ import { authenticate, checkPassword, domainId, projectsOf, TokenStore, userId }
 import { type EmulatorConfig, faultSettingsSchema, resolveEmulatorConfig } from "./config.js";
 import { INVALID_PARAMETER, JOB_NOT_FOUND, validationErrorCode } from "./errors.js";
 import { type ListAnswer, listPhonesAnswer, listServersAnswer } from "./list-routes.js";
-import { listPhoneFiles } from "./phones.js";
+import { mountPhoneFileRoutes } from "./phone-file-routes.js";
 import { randomId } from "./random.js";
 import { EmulatorState, type JobRecord } from "./state.js";
 
@@ -322,9 +323,17 @@ export function createEmulator(options: EmulatorAppOptions): {
     return outcome.ok ? undefined : errorBody(c, outcome.status, outcome.errorCode, outcome.message);
   };
 
-  app.post(
-    "/v1/:projectId/cloud-phone/phones/batch-storage",
-    api("batch-storage", async (c) => {
+  /**
+   * batch-storage and batch-restore: the same auth, body limit, faults, validation answer and
+   * response shape; only the validator and what accepting a phone does differ.
+   */
+  const batchRoute = <T>(
+    name: string,
+    validate: (json: unknown) => ValidationResult<T>,
+    infosOf: (body: T) => readonly unknown[],
+    accept: (projectId: string, requestId: string, body: T, dropped: boolean) => unknown[],
+  ) =>
+    api(name, async (c) => {
       const bytes = await readBody(c, LIMITS.maxBodyBytes);
       if (!bytes) return tooLarge(c);
       const denied = await guard(c, bytes);
@@ -345,11 +354,7 @@ export function createEmulator(options: EmulatorAppOptions): {
         const reason = error instanceof Error ? error.message : String(error);
         return errorBody(c, 400, INVALID_PARAMETER, `the request body is not JSON: ${reason}`);
       }
-      // Strict phone ids: the emulator's documented choice (CPS.0004), where the client only warns.
-      const result = validateBatchExportRequest(json, {
-        maxPhonesPerRequest: config.maxPhonesPerRequest,
-        phoneIdCharset: "error",
-      });
+      const result = validate(json);
       if (!result.ok) {
         const details = result.issues.map(({ code, path, message }) => ({ code, path, message }));
         const first = result.issues[0];
@@ -365,17 +370,38 @@ export function createEmulator(options: EmulatorAppOptions): {
           },
         );
       }
-      const infos: StorageInfo[] = result.value.storage_infos;
       const dropped = state.chance(state.faults.dropRate);
       const requestId = c.get("requestId");
-      const jobs = state.acceptExport(c.req.param("projectId") ?? "", requestId, infos, dropped);
+      const jobs = accept(c.req.param("projectId") ?? "", requestId, result.value, dropped);
       if (dropped) {
         state.stats.drops++;
-        state.stats.droppedPhones += infos.length;
+        state.stats.droppedPhones += infosOf(result.value).length;
         return DROP;
       }
       return c.json({ request_id: requestId, jobs }, 200);
-    }),
+    });
+
+  // Strict phone ids: the emulator's documented choice (CPS.0004), where the client only warns.
+  const strict = { maxPhonesPerRequest: config.maxPhonesPerRequest, phoneIdCharset: "error" } as const;
+  app.post(
+    "/v1/:projectId/cloud-phone/phones/batch-storage",
+    batchRoute(
+      "batch-storage",
+      (json) => validateBatchExportRequest(json, strict),
+      (body) => body.storage_infos,
+      (projectId, requestId, body, dropped) =>
+        state.acceptExport(projectId, requestId, body.storage_infos, dropped),
+    ),
+  );
+  app.post(
+    "/v1/:projectId/cloud-phone/phones/batch-restore",
+    batchRoute(
+      "batch-restore",
+      (json) => validateBatchImportRequest(json, strict),
+      (body) => body.restore_infos,
+      (projectId, requestId, body, dropped) =>
+        state.acceptRestore(projectId, requestId, body.restore_infos, dropped),
+    ),
   );
 
   app.get(
@@ -514,10 +540,7 @@ export function createEmulator(options: EmulatorAppOptions): {
       state.setFaults(parsed.data);
       return c.json({ faults: state.faults });
     });
-    app.get("/__emulator/phones/:phoneId/files", (c) => {
-      const phoneId = c.req.param("phoneId");
-      return c.json({ phone_id: phoneId, files: listPhoneFiles(phoneId) });
-    });
+    mountPhoneFileRoutes(app, state);
   }
 
   app.notFound((c) => {

@@ -2,7 +2,8 @@ import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname, resolve, sep } from "node:path";
 import { matchExportPaths } from "@cph-export/core";
 import tar from "tar-stream";
-import { listPhoneFiles, readPhoneFile } from "./phones.js";
+import { type ArchiveManifest, encodeManifestHeader } from "./archive-manifest.js";
+import { GENERATED_FILES, type PhoneFileSource } from "./phone-files.js";
 import { randomId } from "./random.js";
 
 /**
@@ -22,8 +23,9 @@ export function exportedFiles(
   phoneId: string,
   include: readonly string[],
   exclude: readonly string[] = [],
+  files: PhoneFileSource = GENERATED_FILES,
 ): string[] {
-  return matchExportPaths(listPhoneFiles(phoneId), include, exclude);
+  return matchExportPaths(files.list(phoneId), include, exclude);
 }
 
 export interface ArchiveRequest {
@@ -33,6 +35,10 @@ export interface ArchiveRequest {
   exclude?: readonly string[] | undefined;
   bucket: string;
   objectPath: string;
+  /** The phones' files; default the generated trees of `phones.ts`. */
+  files?: PhoneFileSource | undefined;
+  /** Written first, as a pax global header, for a restore to check (see archive-manifest.ts). */
+  manifest?: ArchiveManifest | undefined;
 }
 
 export interface ArchiveResult {
@@ -52,7 +58,8 @@ export async function writePhoneArchive(request: ArchiveRequest): Promise<Archiv
     throw new Error(
       `object path ${request.bucket}/${request.objectPath} resolves outside the data directory`,
     );
-  const files = exportedFiles(request.phoneId, request.include, request.exclude);
+  const source = request.files ?? GENERATED_FILES;
+  const files = exportedFiles(request.phoneId, request.include, request.exclude, source);
   await mkdir(dirname(target), { recursive: true });
   const temporary = `${target}.${randomId().slice(0, 12)}.partial`;
   const handle = await open(temporary, "wx");
@@ -61,7 +68,9 @@ export async function writePhoneArchive(request: ArchiveRequest): Promise<Archiv
   const producer = (async () => {
     try {
       for (const file of files) {
-        const { content, mtime } = readPhoneFile(request.phoneId, file);
+        const read = source.read(request.phoneId, file);
+        if (!read) throw new Error(`file ${file} of phone ${request.phoneId} went away during the export`);
+        const { content, mtime } = read;
         await new Promise<void>((done, fail) => {
           pack.entry({ name: file.slice(1), size: content.length, mode: 0o644, mtime }, content, (error) =>
             error ? fail(error) : done(),
@@ -75,6 +84,11 @@ export async function writePhoneArchive(request: ArchiveRequest): Promise<Archiv
   })();
   let bytes = 0;
   try {
+    if (request.manifest) {
+      const header = encodeManifestHeader(request.manifest, new Date());
+      await handle.write(header);
+      bytes += header.length;
+    }
     for await (const chunk of pack as AsyncIterable<Buffer>) {
       await handle.write(chunk);
       bytes += chunk.length;

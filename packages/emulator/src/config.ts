@@ -67,6 +67,8 @@ const phonesSchema = z.strictObject({
   unavailable: z.array(nonEmpty).optional(),
   /** Phone ids whose jobs fail, with the error code each job ends with. */
   failing: z.record(z.string(), nonEmpty).optional(),
+  /** Android version (major) per phone id; default that of the phone's inventory image (see the README). */
+  androidVersions: z.record(z.string(), z.number().int().min(1).max(99)).optional(),
 });
 
 /** The schema of a config file and of `startEmulator({ config })`. */
@@ -104,7 +106,12 @@ export interface ResolvedEmulatorConfig {
   users: UserConfig[];
   tokenTtlSeconds: number;
   jobDurationMs: number;
-  phones: { missing: Set<string>; unavailable: Set<string>; failing: Map<string, string> };
+  phones: {
+    missing: Set<string>;
+    unavailable: Set<string>;
+    failing: Map<string, string>;
+    androidVersions: Map<string, number>;
+  };
   faults: FaultSettings;
   maxPhonesPerRequest: number;
   controlRoutes: boolean;
@@ -237,6 +244,7 @@ export function resolveEmulatorConfig(config: EmulatorConfig = {}): ResolvedEmul
       missing: new Set(parsed.phones?.missing ?? []),
       unavailable: new Set(parsed.phones?.unavailable ?? []),
       failing: new Map(Object.entries(parsed.phones?.failing ?? {})),
+      androidVersions: new Map(Object.entries(parsed.phones?.androidVersions ?? {})),
     },
     faults: { ...parsed.faults },
     maxPhonesPerRequest: parsed.maxPhonesPerRequest ?? LIMITS.defaultPhonesPerRequest,

@@ -32,6 +32,19 @@ export const ERROR_CODES = {
   archiveFailed: { code: "CPS.0003" },
 } as const;
 
+/**
+ * Why a restore job fails. UNCONFIRMED: CPH documents no codes for these; like `CPS.0015` they are
+ * outside the documented 0001-0009 on purpose (see the README).
+ */
+export const RESTORE_ERROR_CODES = {
+  /** The object `<bucket>/<object_path>` does not exist. */
+  object_missing: "CPS.0016",
+  /** The object is not a tar archive (corrupt, or another format), or holds members outside the roots. */
+  not_a_tar: "CPS.0017",
+  /** The archive was made on a newer Android version than the target phone's image. */
+  android_version: "CPS.0018",
+} as const;
+
 /** 400 batch-storage validation: `CPS.0009` empty list, `CPS.0004` invalid phone id, else this. */
 export const INVALID_PARAMETER = "CPH.INVALID_PARAMETER";
 /** 404 ShowJob of a job id this project does not have. */

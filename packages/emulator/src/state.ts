@@ -1,11 +1,14 @@
-import type { StorageInfo } from "@cph-export/core";
-import { writePhoneArchive } from "./archive.js";
+import type { RestoreInfo, StorageInfo } from "@cph-export/core";
+import { androidVersionOf } from "./android.js";
+import { archivePath, writePhoneArchive } from "./archive.js";
 import type { FaultSettings, ResolvedEmulatorConfig } from "./config.js";
-import { ERROR_CODES } from "./errors.js";
+import { ERROR_CODES, RESTORE_ERROR_CODES } from "./errors.js";
 import { notExportableReason } from "./inventory.js";
+import { PhoneFileStore } from "./phone-files.js";
 import { createRandom, hashString, randomId, stableId } from "./random.js";
+import { RestoreError, readPhoneArchive, restorePhoneFiles } from "./restore.js";
 
-/** One accepted export, as `GET /__emulator/ledger` lists it. */
+/** One accepted export (`GET /__emulator/ledger`) or restore (`GET /__emulator/restore-ledger`). */
 export interface LedgerEntry {
   phone_id: string;
   job_id: string;
@@ -49,7 +52,9 @@ export interface JobRecord {
   errorCode: string | null;
   errorMsg: string | null;
   executeMsg: string | null;
-  info: StorageInfo;
+  operation: "export" | "restore";
+  /** A storage info for an export, a restore info for a restore. */
+  info: StorageInfo | RestoreInfo;
   ledger: LedgerEntry;
 }
 
@@ -121,6 +126,10 @@ export class EmulatorState {
   readonly throttle = new Throttle();
   stats: EmulatorStats = emptyStats();
   ledger: LedgerEntry[] = [];
+  /** One entry per restore job created, in order. */
+  restoreLedger: LedgerEntry[] = [];
+  /** The phones' current files: what exports read and restores replace. */
+  readonly files = new PhoneFileStore();
   #faults: FaultSettings;
   #random: () => number;
   #jobs = new Map<string, JobRecord>();
@@ -174,6 +183,30 @@ export class EmulatorState {
     infos: readonly StorageInfo[],
     dropped: boolean,
   ): PhoneJobAnswer[] {
+    return this.#accept("export", projectId, requestId, infos, dropped);
+  }
+
+  /**
+   * Accepts the restore infos of one validated request, refusing phones per phone as an export
+   * does; the object is read when the job runs, so a missing, corrupt or too new archive fails the
+   * job rather than the request (as CPH reads it asynchronously).
+   */
+  acceptRestore(
+    projectId: string,
+    requestId: string,
+    infos: readonly RestoreInfo[],
+    dropped: boolean,
+  ): PhoneJobAnswer[] {
+    return this.#accept("restore", projectId, requestId, infos, dropped);
+  }
+
+  #accept(
+    operation: "export" | "restore",
+    projectId: string,
+    requestId: string,
+    infos: readonly (StorageInfo | RestoreInfo)[],
+    dropped: boolean,
+  ): PhoneJobAnswer[] {
     const { phones, inventory } = this.config;
     const now = this.#options.clock();
     const time = now.toISOString();
@@ -220,11 +253,12 @@ export class EmulatorState {
         errorCode: null,
         errorMsg: null,
         executeMsg: null,
+        operation,
         info,
         ledger,
       };
       this.#jobs.set(jobId, job);
-      this.ledger.push(ledger);
+      (operation === "export" ? this.ledger : this.restoreLedger).push(ledger);
       created.push(job);
       return { phone_id: info.phone_id, job_id: jobId };
     });
@@ -248,14 +282,18 @@ export class EmulatorState {
         job,
         -1,
         failing,
-        `the export of phone ${job.phoneId} failed (emulated failure ${failing})`,
+        `the ${job.operation} of phone ${job.phoneId} failed (emulated failure ${failing})`,
       );
+      return;
+    }
+    if (job.operation === "restore") {
+      this.#track(this.#limiter.run(() => this.#restore(job)));
       return;
     }
     const write = this.#limiter
       .run(async () => {
         if (this.#closed) return;
-        const info = job.info;
+        const info = job.info as StorageInfo;
         try {
           const result = await writePhoneArchive({
             dataDir: this.#options.dataDir,
@@ -264,6 +302,13 @@ export class EmulatorState {
             exclude: info.exclude_files,
             bucket: info.bucket_name,
             objectPath: info.object_path,
+            files: this.files,
+            manifest: {
+              phoneId: job.phoneId,
+              androidVersion: androidVersionOf(this.config, job.phoneId),
+              include: info.include_files,
+              exclude: info.exclude_files ?? [],
+            },
           });
           this.#complete(
             job,
@@ -293,6 +338,45 @@ export class EmulatorState {
       })
       .finally(() => this.#writes.delete(write));
     this.#writes.add(write);
+  }
+
+  #track(write: Promise<void>): void {
+    const tracked = write.finally(() => this.#writes.delete(tracked));
+    this.#writes.add(tracked);
+  }
+
+  /** Runs one restore job: reads the whole archive, checks it, then replaces the phone's files. */
+  async #restore(job: JobRecord): Promise<void> {
+    if (this.#closed) return;
+    const { bucket_name: bucket, object_path: objectPath } = job.info;
+    const label = `${bucket}/${objectPath}`;
+    try {
+      const path = archivePath(this.#options.dataDir, bucket, objectPath);
+      if (!path) throw new RestoreError("object_missing", `the object ${label} does not exist`);
+      const archive = await readPhoneArchive(path, label);
+      const target = androidVersionOf(this.config, job.phoneId);
+      const made = archive.manifest?.androidVersion;
+      if (made !== undefined && made > target) {
+        throw new RestoreError(
+          "android_version",
+          `the archive ${label} was made on Android ${made}; phone ${job.phoneId} runs Android ${target}, and data from a newer Android version cannot be restored onto an older one`,
+        );
+      }
+      if (this.#closed) return;
+      const { removed, written } = restorePhoneFiles(this.files, job.phoneId, archive);
+      this.#complete(
+        job,
+        2,
+        null,
+        null,
+        `restored ${written} files (${archive.bytes} bytes) from ${label}; ${removed} files replaced`,
+      );
+    } catch (error) {
+      const refusal = error instanceof RestoreError ? error.refusal : undefined;
+      const code = refusal ? RESTORE_ERROR_CODES[refusal] : ERROR_CODES.archiveFailed.code;
+      const reason = error instanceof Error ? error.message : String(error);
+      this.#complete(job, -1, code, refusal ? reason : `the restore from ${label} failed: ${reason}`);
+    }
   }
 
   #complete(
@@ -332,6 +416,8 @@ export class EmulatorState {
     this.#jobs = new Map();
     this.#jobsByRequest = new Map();
     this.ledger = [];
+    this.restoreLedger = [];
+    this.files.reset();
     this.stats = emptyStats();
     this.throttle.clear();
     this.#faults = { ...this.config.faults };
