@@ -1,6 +1,4 @@
 import { createHash, randomUUID } from "node:crypto";
-import { getEventListeners } from "node:events";
-import type { IncomingMessage } from "node:http";
 import {
   buildBatchExportRequest,
   buildBatchImportRequest,
@@ -9,27 +7,34 @@ import {
   buildListJobsRequest,
   buildShowJobRequest,
   CphApiError,
-  CphAuthError,
   CphError,
-  CphNetworkError,
-  CphValidationError,
   type HttpRequest,
   type StorageInfo,
   type HttpResponseData,
   LIMITS,
   parseListCloudPhoneServersResponse,
   parseListCloudPhonesResponse,
-  type ValidationIssue,
   type ValidationResult,
   validateBatchExportRequest,
   validateBatchImportRequest,
 } from "@cph-export/core";
 import type { CphClient } from "@cph-export/http-client";
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
+import {
+  type Answer,
+  errorBody,
+  isJsonObjectText,
+  issueDetails,
+  JSON_HEADERS,
+  readErrorCode,
+  SECURE_HEADERS,
+  traced,
+  upstreamErrorAnswer,
+} from "./answers.js";
 import { CallerRegistry } from "./auth.js";
 import type { CallerConfig, GatewayConfig } from "./config.js";
 import { registerDocsPage } from "./docs/register-docs-page.js";
-import { type ErrorDetail, GatewayError, type GatewayErrorCode } from "./errors.js";
+import { GatewayError } from "./errors.js";
 import {
   listPhonesWithin,
   listServersWithin,
@@ -42,6 +47,15 @@ import {
   serversInScope,
 } from "./fleet.js";
 import type { Logger } from "./logger.js";
+import { AbortControllerPool } from "./controller-pool.js";
+import {
+  type AppContext,
+  type GatewayEnv,
+  parseIdempotencyKey,
+  receivedTarget,
+  requestHeader,
+} from "./incoming.js";
+import { parseListJobsQuery } from "./list-jobs-query.js";
 import { GatewayMetrics } from "./metrics.js";
 import { createOpenApiDocument } from "./openapi.js";
 import { type BatchEntry, type BatchOperation, CallerPolicy } from "./policy.js";
@@ -72,6 +86,9 @@ export interface AppDependencies {
   createRequestId?: () => string;
 }
 
+export { SECURE_HEADERS } from "./answers.js";
+export { parseListJobsQuery } from "./list-jobs-query.js";
+
 /** The route labels used in logs and metrics. */
 export const ROUTES = {
   batchStorage: "/v1/{project_id}/cloud-phone/phones/batch-storage",
@@ -82,19 +99,6 @@ export const ROUTES = {
   listServers: "/v1/{project_id}/cloud-phone/servers",
 } as const;
 
-type Variables = {
-  requestId: string;
-  route: string;
-  caller: string | undefined;
-  accessKey: string | undefined;
-  errorCode: string | undefined;
-  idempotency: string | undefined;
-  /** Milliseconds spent waiting for the upstream, when it was called. */
-  upstreamMs: number | undefined;
-};
-type GatewayEnv = { Variables: Variables; Bindings: { incoming?: IncomingMessage } };
-type AppContext = Context<GatewayEnv>;
-
 /** The hono app `createApp` returns. */
 export type GatewayApp = Hono<GatewayEnv>;
 
@@ -102,112 +106,7 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const JOB_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const EMPTY = new Uint8Array(0);
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
-/** Shared by the answers that pass CPH's body on: read, never changed. */
-const JSON_HEADERS = { "Content-Type": "application/json; charset=UTF-8" };
 const REPLAYED_HEADER = "Idempotent-Replayed";
-/** How many upstream calls one AbortController serves at most (see `spareControllers`). */
-const MAX_CONTROLLER_USES = 10_000;
-
-/** An AbortController for upstream calls, and how many it served. */
-interface Lease {
-  controller: AbortController;
-  uses: number;
-}
-
-/**
- * The headers of hono's `secureHeaders()` with its defaults, on every answer. Written out so that
- * the CPH answers carry them from the start (a test checks that both agree).
- */
-export const SECURE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  "Cross-Origin-Resource-Policy": "same-origin",
-  "Cross-Origin-Opener-Policy": "same-origin",
-  "Origin-Agent-Cluster": "?1",
-  "Referrer-Policy": "no-referrer",
-  "Strict-Transport-Security": "max-age=15552000; includeSubDomains",
-  "X-Content-Type-Options": "nosniff",
-  "X-DNS-Prefetch-Control": "off",
-  "X-Download-Options": "noopen",
-  "X-Frame-Options": "SAMEORIGIN",
-  "X-Permitted-Cross-Domain-Policies": "none",
-  "X-XSS-Protection": "0",
-});
-
-/** A finished answer as data, so that it can be stored for an idempotent replay. */
-interface Answer extends StoredResponse {
-  /** Whether a duplicate should get this answer again (false: nothing happened upstream, a retry is safe). */
-  storable: boolean;
-}
-
-function errorBody(
-  code: string,
-  message: string,
-  requestId: string | undefined,
-  details?: readonly ErrorDetail[],
-): string {
-  return JSON.stringify(
-    details === undefined
-      ? { error_code: code, error_msg: message, request_id: requestId }
-      : { error_code: code, error_msg: message, request_id: requestId, details },
-  );
-}
-
-function issueDetails(
-  issues: readonly ValidationIssue[],
-  rename: (path: string) => string = (path) => path,
-): ErrorDetail[] {
-  return issues.map((issue) => ({ code: issue.code, path: rename(issue.path), message: issue.message }));
-}
-
-/**
- * A request header as `Headers.get` gives it (repeated ones joined with ", "), read from the raw
- * headers Node parsed: under @hono/node-server, `c.req.header()` first builds a Headers object of
- * every header of the request.
- */
-function requestHeader(c: AppContext, name: string): string | undefined {
-  const raw = c.env?.incoming?.rawHeaders;
-  if (raw === undefined) return c.req.header(name);
-  let value: string | undefined;
-  for (let index = 0; index + 1 < raw.length; index += 2) {
-    const key = raw[index] as string;
-    if (key.length === name.length && key.toLowerCase() === name) {
-      const item = raw[index + 1] as string;
-      value = value === undefined ? item : `${value}, ${item}`;
-    }
-  }
-  return value;
-}
-
-/** The path and query exactly as received (what an SDK-HMAC-SHA256 client signed). */
-function receivedTarget(c: AppContext): string {
-  const raw = c.env?.incoming?.url;
-  if (typeof raw === "string" && raw.startsWith("/")) return raw;
-  const url = c.req.url;
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  return start === -1 ? "/" : url.slice(start);
-}
-
-/** `Idempotency-Key` is a structured-field string (`"abc"`); a bare token is accepted as well. */
-function parseIdempotencyKey(value: string): string {
-  const trimmed = value.trim();
-  const key =
-    trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1) : trimmed;
-  if (!/^[\x21-\x7e]{1,255}$/.test(key) || key.includes('"') || key.includes("\\")) {
-    throw new GatewayError(
-      "CPHGW.4004",
-      "Idempotency-Key must be 1-255 visible ASCII characters without quotes or backslashes, e.g. a UUID",
-      {
-        details: [
-          {
-            code: "idempotency_key_invalid",
-            path: "headers.idempotency-key",
-            message: "not 1-255 visible ASCII characters",
-          },
-        ],
-      },
-    );
-  }
-  return key;
-}
 
 /**
  * The gateway as a hono app: CPH-compatible routes with caller auth, policy, validation and
@@ -224,6 +123,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
   const policies = new Map(config.callers.map((caller) => [caller.name, new CallerPolicy(caller)]));
   const timeoutMs = config.upstream.timeoutMs;
   const lockTtlMs = timeoutMs + 60_000;
+  const controllers = new AbortControllerPool();
   const phoneIndex = new ServerPhoneIndex({ ttlMs: config.policyCacheMs, now });
   let openApi: string | undefined;
 
@@ -338,114 +238,13 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     return response;
   }
 
-  function upstreamErrorAnswer(error: unknown, requestId: string): Answer & { errorCode: string } {
-    const gateway = (code: GatewayErrorCode, message: string, storable: boolean, details?: ErrorDetail[]) => {
-      const instance = new GatewayError(code, message);
-      return {
-        status: instance.status,
-        headers: { ...JSON_HEADERS },
-        body: errorBody(code, message, requestId, details),
-        storable,
-        errorCode: code,
-      };
-    };
-    if (error instanceof GatewayError) {
-      // Only the deadline reaches here; the call may have been processed, so a duplicate must not resend it.
-      return {
-        ...gateway(error.errorCode, error.message, error.errorCode === "CPHGW.5041"),
-        headers: { ...JSON_HEADERS, ...error.headers },
-      };
-    }
-    if (error instanceof CphApiError) {
-      if (error.status < 400 || error.status > 599) {
-        return gateway(
-          "CPHGW.5023",
-          `the upstream answered HTTP ${error.status} (${error.errorCode}), which the gateway does not pass on`,
-          true,
-        );
-      }
-      const headers: Record<string, string> = { ...JSON_HEADERS };
-      if (error.retryAfterMs !== undefined)
-        headers["Retry-After"] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
-      // The caller was already authenticated here: an auth refusal upstream is about the gateway's own credentials.
-      const upstreamAuth = error instanceof CphAuthError;
-      const message = upstreamAuth
-        ? `CPH refused the gateway's own upstream credentials, not the caller's (${error.errorMessage || error.errorCode}); ask the gateway's operators to check its upstream keys, token or clock`
-        : error.errorMessage;
-      return {
-        status: error.status,
-        headers,
-        body: JSON.stringify({
-          error_code: error.errorCode,
-          error_msg: message,
-          request_id: error.requestId ?? requestId,
-        }),
-        // Replaying an auth refusal for a day would outlive the operators' fix.
-        storable: !error.retryable && !upstreamAuth,
-        errorCode: error.errorCode,
-      };
-    }
-    if (error instanceof CphValidationError) {
-      return gateway(
-        "CPHGW.4001",
-        `the request breaks the CPH rules: ${error.message}`,
-        false,
-        issueDetails(error.issues),
-      );
-    }
-    if (error instanceof CphNetworkError) {
-      return error.phase === "connect"
-        ? gateway("CPHGW.5021", "the upstream could not be reached; nothing was sent, a retry is safe", false)
-        : gateway(
-            "CPHGW.5022",
-            "the upstream connection failed after the request was sent; the outcome is unknown: check the jobs before retrying",
-            true,
-          );
-    }
-    if (error instanceof CphError) {
-      return gateway(
-        "CPHGW.5023",
-        "the upstream answered with something the gateway could not read",
-        error.code === "ERR_CPH_API",
-      );
-    }
-    throw error;
-  }
-
-  /**
-   * AbortControllers of calls that ended without being aborted, for the next calls: making an
-   * AbortSignal, and undici's first listener on it, cost the gateway about a tenth of its CPU time
-   * per request on the benchmark load. A call owns its controller alone while it runs. undici takes
-   * its listener off the signal a little after the call settled, so a controller waits for the
-   * event loop to turn (`cooling`) before it is spare, and is only taken when no listener is left
-   * on its signal (one that still has one is dropped). Each serves a bounded number of calls.
-   */
-  const spareControllers: Lease[] = [];
-  let cooling: Lease[] = [];
-
-  function leaseController(): Lease {
-    for (let lease = spareControllers.pop(); lease !== undefined; lease = spareControllers.pop()) {
-      if (getEventListeners(lease.controller.signal, "abort").length === 0) return lease;
-    }
-    return { controller: new AbortController(), uses: 0 };
-  }
-
-  function recycle(lease: Lease): void {
-    if (lease.controller.signal.aborted || ++lease.uses >= MAX_CONTROLLER_USES) return;
-    if (cooling.push(lease) > 1) return;
-    setImmediate(() => {
-      for (const cooled of cooling) if (spareControllers.length < 1024) spareControllers.push(cooled);
-      cooling = [];
-    });
-  }
-
   /** Runs one upstream call under the per-request deadline; the call is aborted when it passes. */
   async function withDeadline<T>(
     c: AppContext,
     operation: string,
     call: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    const lease = leaseController();
+    const lease = controllers.lease();
     const { controller } = lease;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -484,7 +283,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
       throw error;
     } finally {
       clearTimeout(timer);
-      recycle(lease);
+      controllers.recycle(lease);
       const elapsedMs = performance.now() - started;
       c.set("upstreamMs", Math.round(elapsedMs * 1000) / 1000);
       metrics.upstreamLatency.observe({ operation, outcome }, elapsedMs / 1000);
@@ -943,76 +742,4 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
 /** A validation result with its value mapped (the issues stay). */
 function mapResult<T, U>(result: ValidationResult<T>, map: (value: T) => U): ValidationResult<U> {
   return result.ok ? { ...result, value: map(result.value) } : (result as unknown as ValidationResult<U>);
-}
-
-/** The request id sent upstream, so that one id follows a call from the caller to CPH. */
-function traced(requestId: string): Record<string, string> {
-  return { "X-Request-Id": requestId };
-}
-
-const JSON_WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
-
-/** Whether a text is, at a glance, a JSON object: `{` first and `}` last, but for JSON whitespace. */
-function isJsonObjectText(text: string): boolean {
-  let start = 0;
-  let end = text.length - 1;
-  while (start <= end && JSON_WHITESPACE.has(text.charCodeAt(start))) start++;
-  while (end > start && JSON_WHITESPACE.has(text.charCodeAt(end))) end--;
-  return end > start && text.charCodeAt(start) === 0x7b && text.charCodeAt(end) === 0x7d;
-}
-
-function readErrorCode(body: string): string | undefined {
-  try {
-    const parsed = JSON.parse(body) as { error_code?: unknown };
-    return typeof parsed.error_code === "string" ? parsed.error_code : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const QUERY_PATHS: Record<string, string> = { requestIds: "request_ids", offset: "offset", limit: "limit" };
-
-/** ListJobs query (`request_ids` wins over `request_id`), checked by core's request builder. */
-export function parseListJobsQuery(query: Record<string, string>): {
-  requestIds: string[];
-  offset?: number;
-  limit?: number;
-} {
-  const raw = query["request_ids"] ?? query["request_id"] ?? "";
-  const requestIds = raw === "" ? [] : raw.split(",").map((id) => id.trim());
-  const number = (value: string | undefined) =>
-    value === undefined ? undefined : /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
-  const offset = number(query["offset"]);
-  const limit = number(query["limit"]);
-  const details: ErrorDetail[] = [];
-  requestIds.forEach((id, index) => {
-    if (!/^[A-Za-z0-9._-]{1,128}$/.test(id)) {
-      details.push({
-        code: "request_id_invalid",
-        path: `request_ids[${index}]`,
-        message: "a request id is 1-128 letters, digits, . - or _",
-      });
-    }
-  });
-  const parsed = {
-    requestIds,
-    ...(offset === undefined ? {} : { offset }),
-    ...(limit === undefined ? {} : { limit }),
-  };
-  try {
-    buildListJobsRequest({ endpoint: "http://validate.invalid", projectId: "validate", ...parsed });
-  } catch (error) {
-    if (!(error instanceof CphValidationError)) throw error;
-    details.unshift(...issueDetails(error.issues, (path) => QUERY_PATHS[path] ?? path));
-  }
-  if (details.length > 0) {
-    throw new GatewayError(
-      "CPHGW.4003",
-      `the ListJobs query has ${details.length === 1 ? "an issue" : `${details.length} issues`}: ${details[0]?.path}: ${details[0]?.message}`,
-      {
-        details,
-      },
-    );
-  }
-  return parsed;
 }
