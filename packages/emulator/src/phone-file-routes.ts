@@ -29,7 +29,7 @@ export function mountPhoneFileRoutes<E extends Env>(app: Hono<E>, state: Emulato
     const phoneId = c.req.param("phoneId");
     const path = devicePath(c.req.query("path"));
     if (!path) return c.json({ error_msg: badPath(c.req.query("path")) }, 400);
-    const file = state.files.read(phoneId, path);
+    const file = state.files.has(phoneId, path) ? state.files.read(phoneId, path) : undefined;
     if (!file) return c.json({ error_msg: `phone ${phoneId} has no file ${path}` }, 404);
     return c.body(new Uint8Array(file.content), 200, {
       "Content-Type": "application/octet-stream",

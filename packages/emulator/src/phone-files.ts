@@ -3,6 +3,7 @@ import { listPhoneFiles, type PhoneFile, readPhoneFile } from "./phones.js";
 /** Where an export reads a phone's files from (the generated tree, or the store's current files). */
 export interface PhoneFileSource {
   list(phoneId: string): string[];
+  /** The contents of a file `list` gave (unchecked otherwise, so an export reads each file in constant time). */
   read(phoneId: string, path: string): PhoneFile | undefined;
 }
 
@@ -39,9 +40,15 @@ export class PhoneFileStore implements PhoneFileSource {
     const written = overlay?.written.get(path);
     if (written) return written;
     if (overlay?.deleted.has(path)) return undefined;
-    // Any path gives bytes in phones.ts; only the tree's paths exist.
-    if (!listPhoneFiles(phoneId).includes(path)) return undefined;
     return readPhoneFile(phoneId, path);
+  }
+
+  /** Whether the phone has this file now (phones.ts gives bytes for any path; only the tree's exist). */
+  has(phoneId: string, path: string): boolean {
+    const overlay = this.#overlays.get(phoneId);
+    if (overlay?.written.has(path)) return true;
+    if (overlay?.deleted.has(path)) return false;
+    return listPhoneFiles(phoneId).includes(path);
   }
 
   write(phoneId: string, path: string, content: Buffer, mtime: Date = new Date()): void {
@@ -52,17 +59,39 @@ export class PhoneFileStore implements PhoneFileSource {
 
   /** Removes a file; false when the phone has no such file. */
   remove(phoneId: string, path: string): boolean {
-    if (this.read(phoneId, path) === undefined) return false;
+    if (!this.has(phoneId, path)) return false;
     const overlay = this.#overlay(phoneId);
     overlay.written.delete(path);
     overlay.deleted.add(path);
     return true;
   }
 
-  /** Deletes `remove` and then writes `files`: what a restore does, in one step. */
+  /** Deletes `remove` (paths `list` gave) and then writes `files`: what a restore does, in one step. */
   replace(phoneId: string, remove: readonly string[], files: ReadonlyMap<string, PhoneFile>): void {
-    for (const path of remove) this.remove(phoneId, path);
-    for (const [path, file] of files) this.write(phoneId, path, file.content, file.mtime);
+    const overlay = this.#overlay(phoneId);
+    for (const path of remove) {
+      overlay.written.delete(path);
+      overlay.deleted.add(path);
+    }
+    // A file restored as generated is not kept twice: a round trip of 1,000 phones stays small.
+    const generated = new Set(listPhoneFiles(phoneId));
+    for (const [path, file] of files) {
+      if (generated.has(path)) {
+        const original = readPhoneFile(phoneId, path);
+        if (original.mtime.getTime() === file.mtime.getTime() && original.content.equals(file.content)) {
+          overlay.written.delete(path);
+          overlay.deleted.delete(path);
+          continue;
+        }
+      }
+      this.write(phoneId, path, file.content, file.mtime);
+    }
+    if (overlay.written.size === 0 && overlay.deleted.size === 0) this.#overlays.delete(phoneId);
+  }
+
+  /** How many phones differ from their generated trees. */
+  get changedPhones(): number {
+    return this.#overlays.size;
   }
 
   /** Back to the generated trees. */

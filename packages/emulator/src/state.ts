@@ -227,7 +227,7 @@ export class EmulatorState {
         return {
           phone_id: info.phone_id,
           error_code: ERROR_CODES.phoneNotRunning.code,
-          error_msg: notRunning,
+          error_msg: operation === "export" ? notRunning : notRunning.replace("export data", "restore data"),
         };
       }
       const jobId = randomId();
