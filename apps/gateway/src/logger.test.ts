@@ -27,6 +27,41 @@ describe("API key hashes and log redaction", () => {
   );
 });
 
+describe("createJsonLogger (pino)", () => {
+  it("writes one JSON line: level word, ISO time, the fields, msg; no pid or hostname", () => {
+    const lines: string[] = [];
+    const logger = createJsonLogger({ write: (line) => lines.push(line), now: () => Date.UTC(2026, 11, 6) });
+    logger.warn("refused", { caller: "team-a", status: 403 });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.endsWith("\n")).toBe(true);
+    expect(JSON.parse(lines[0] as string)).toEqual({
+      level: "warn",
+      time: "2026-12-06T00:00:00.000Z",
+      caller: "team-a",
+      status: 403,
+      msg: "refused",
+    });
+  });
+
+  it("censors credential fields by path, whatever their value", () => {
+    const lines: string[] = [];
+    const logger = createJsonLogger({ write: (line) => lines.push(line) });
+    logger.error("upstream call failed", {
+      headers: { authorization: "Bearer abc", "x-auth-token": "tok", accept: "json" },
+      upstream: { secretKey: "sk-value", region: "cn-north-4" },
+      password: "pw",
+    });
+    const entry = JSON.parse(lines[0] as string);
+    expect(entry.headers).toEqual({
+      authorization: "[REDACTED]",
+      "x-auth-token": "[REDACTED]",
+      accept: "json",
+    });
+    expect(entry.upstream).toEqual({ secretKey: "[REDACTED]", region: "cn-north-4" });
+    expect(entry.password).toBe("[REDACTED]");
+  });
+});
+
 describe("createLineBuffer", () => {
   it("writes the lines of a burst together, after the delay", () => {
     vi.useFakeTimers();

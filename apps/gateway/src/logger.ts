@@ -1,4 +1,5 @@
-import { redactText } from "@cph-export/core";
+import { REDACTED, redactText } from "@cph-export/core";
+import { pino } from "pino";
 
 export type LogFields = Record<string, unknown>;
 
@@ -17,6 +18,31 @@ export interface JsonLoggerOptions {
   now?: () => number;
 }
 
+/**
+ * Fields that hold credentials wherever they appear in a log line's fields, censored by pino's
+ * redaction before serialising (a request's headers, an error's config, a caller's settings).
+ */
+export const REDACTED_PATHS: readonly string[] = [
+  "authorization",
+  "password",
+  "secretKey",
+  "securityToken",
+  "token",
+  "apiKey",
+  "*.authorization",
+  "*.password",
+  "*.secretKey",
+  "*.securityToken",
+  "*.token",
+  "*.apiKey",
+  "headers.authorization",
+  'headers["x-auth-token"]',
+  'headers["x-security-token"]',
+  "*.headers.authorization",
+  '*.headers["x-auth-token"]',
+  '*.headers["x-security-token"]',
+];
+
 function redactValue(value: unknown, secrets: readonly string[], depth: number): unknown {
   if (typeof value === "string")
     return secrets.some((secret) => value.includes(secret)) ? redactText(value, secrets) : value;
@@ -27,25 +53,39 @@ function redactValue(value: unknown, secrets: readonly string[], depth: number):
   return out;
 }
 
-/** A logger writing JSON lines (`time`, `level`, `msg`, then the fields), secrets redacted. */
+/**
+ * A pino logger writing JSON lines (`level` as a word, `time` as ISO 8601, `msg`, the fields), no
+ * pid or hostname. Credentials are censored by path (`REDACTED_PATHS`) and, as a last line of
+ * defence, any listed secret value found anywhere in a line is replaced with `[REDACTED]`.
+ */
 export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
   const write = options.write ?? ((line: string) => process.stdout.write(line));
   const secrets = (options.secrets ?? []).filter((secret) => secret.length >= 4);
   // Any 4 characters of a secret, as found raw or JSON-escaped in a serialised line.
   const hints = secrets.map((secret) => JSON.stringify(secret.slice(0, 4)).slice(1, -1).slice(0, 4));
   const now = options.now ?? Date.now;
-  const log = (level: string, message: string, fields?: LogFields) => {
-    const entry = { time: new Date(now()).toISOString(), level, msg: message, ...fields };
-    let line = JSON.stringify(entry);
-    // Escaping can split a secret in the line, so any hint of one redacts the values themselves
-    // (before serialising, so that the line stays valid JSON).
-    if (hints.some((hint) => line.includes(hint))) line = JSON.stringify(redactValue(entry, secrets, 0));
-    write(`${line}\n`);
-  };
+  const logger = pino(
+    {
+      base: null,
+      messageKey: "msg",
+      timestamp: () => `,"time":"${new Date(now()).toISOString()}"`,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: [...REDACTED_PATHS], censor: REDACTED },
+      hooks: {
+        // Escaping can split a secret in the line, so any hint of one redacts the values themselves,
+        // and the line is written anew (so that it stays valid JSON).
+        streamWrite: (line) =>
+          hints.some((hint) => line.includes(hint))
+            ? `${JSON.stringify(redactValue(JSON.parse(line), secrets, 0))}\n`
+            : line,
+      },
+    },
+    { write },
+  );
   return {
-    info: (message, fields) => log("info", message, fields),
-    warn: (message, fields) => log("warn", message, fields),
-    error: (message, fields) => log("error", message, fields),
+    info: (message, fields) => logger.info(fields ?? {}, message),
+    warn: (message, fields) => logger.warn(fields ?? {}, message),
+    error: (message, fields) => logger.error(fields ?? {}, message),
   };
 }
 
