@@ -1,3 +1,5 @@
+import { Readable } from "node:stream";
+import { type Info as CsvInfo, type Parser, parse } from "csv-parse";
 import type { InputRecord, RecordProblem } from "./records.js";
 
 /** The columns a CSV input may have; `phone_id` is required. */
@@ -18,93 +20,60 @@ interface RawRow {
   cells: string[];
 }
 
-/** Parses RFC 4180 CSV (quoted fields may hold commas, quotes as `""` and newlines) row by row. */
-export async function* parseCsvRows(
-  chunks: AsyncIterable<string>,
-): AsyncGenerator<RawRow | { line: number; error: string }> {
-  let line = 1;
-  let rowLine = 1;
-  let cells: string[] = [];
-  let field = "";
-  let inQuotes = false;
-  let quoteLine = 0;
-  let afterQuote = false; // just closed a quoted field, or saw a quote that may be `""`
-  let rowStarted = false;
-  let first = true;
+type CsvProblem = { line: number; error: string };
 
-  const endRow = (): RawRow | undefined => {
-    cells.push(field);
-    field = "";
-    const row = { line: rowLine, cells };
-    cells = [];
-    const blank = row.cells.length === 1 && row.cells[0] === "" && !rowStarted;
-    rowStarted = false;
-    return blank ? undefined : row;
-  };
+/** csv-parse's error codes in the words of this tool; others keep csv-parse's message. */
+const CSV_ERRORS: Record<string, string> = {
+  INVALID_OPENING_QUOTE:
+    "a quote in the middle of an unquoted field (quote the whole field and double inner quotes)",
+  CSV_INVALID_CLOSING_QUOTE:
+    'a quoted field goes on after its closing quote (double a quote inside a quoted field: "")',
+  CSV_QUOTE_NOT_CLOSED: "a quoted field is not closed before the end of the input",
+};
 
-  for await (let chunk of chunks) {
-    if (first && chunk.length > 0) {
-      if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);
-      first = false;
-    }
-    for (let index = 0; index < chunk.length; index++) {
-      const char = chunk[index] as string;
-      if (inQuotes) {
-        if (afterQuote) {
-          afterQuote = false;
-          if (char === '"') {
-            field += '"';
-            continue;
-          }
-          inQuotes = false; // the quote closed the field; handle this character below
-        } else if (char === '"') {
-          afterQuote = true;
-          continue;
-        } else {
-          if (char === "\n") line++;
-          field += char;
-          continue;
-        }
-      }
-      if (char === '"') {
-        if (field.length === 0) {
-          inQuotes = true;
-          quoteLine = line;
-          rowStarted = true;
-          continue;
-        }
-        yield {
-          line,
-          error: `a quote in the middle of an unquoted field (quote the whole field and double inner quotes)`,
-        };
-        field += char;
-        continue;
-      }
-      if (char === ",") {
-        cells.push(field);
-        field = "";
-        rowStarted = true;
-        continue;
-      }
-      // Outside quotes a \r only ever precedes the \n of a CRLF line end.
-      if (char === "\r") continue;
-      if (char === "\n") {
-        const row = endRow();
-        line++;
-        rowLine = line;
-        if (row) yield row;
-        continue;
-      }
-      field += char;
-      rowStarted = true;
-    }
-  }
-  if (inQuotes && !afterQuote) {
-    yield { line: quoteLine, error: "a quoted field is not closed before the end of the input" };
-    return;
-  }
-  const row = endRow();
-  if (row) yield row;
+/**
+ * Parses RFC 4180 CSV with csv-parse (quoted fields may hold commas, quotes as `""` and newlines;
+ * a BOM, CRLF or LF line ends, blank lines skipped), numbering each row by the line it starts on.
+ * A malformed row is yielded as a problem with its line, and parsing goes on with the next row.
+ */
+export async function* parseCsvRows(chunks: AsyncIterable<string>): AsyncGenerator<RawRow | CsvProblem> {
+  // Rows and problems in the order csv-parse meets them (its callbacks run as it parses).
+  const queue: Array<RawRow | CsvProblem> = [];
+  // The line after the last row read, and the blank lines skipped by then: where the next row starts.
+  let nextLine = 1;
+  let emptyLines = 0;
+  const startLine = (empty: number) => nextLine + (empty - emptyLines);
+  const csv: Parser = parse({
+    bom: true,
+    record_delimiter: ["\r\n", "\n"],
+    relax_column_count: true,
+    skip_empty_lines: true,
+    skip_records_with_error: true,
+    on_record: (record: string[], context: CsvInfo) => {
+      const line = startLine(context.empty_lines);
+      queue.push({ line, cells: record });
+      // The row's own line ends (csv-parse counts a CRLF inside quotes as two lines).
+      let breaks = 0;
+      for (const cell of record)
+        for (let at = cell.indexOf("\n"); at !== -1; at = cell.indexOf("\n", at + 1)) breaks++;
+      nextLine = line + breaks + 1;
+      emptyLines = context.empty_lines;
+      // Passed on so that the stream paces the reading (one file is never held whole).
+      return record;
+    },
+    on_skip: (error?: Error) => {
+      const code = (error as { code?: string } | undefined)?.code ?? "";
+      // Named by the line the row begins on, as the rows are.
+      const line = startLine(csv.info.empty_lines);
+      queue.push({ line, error: CSV_ERRORS[code] ?? error?.message ?? "malformed CSV" });
+      // Where a malformed row ends is csv-parse's guess; the rows after it may be misread anyway.
+      nextLine = Math.max(line + 1, (error as { lines?: number } | undefined)?.lines ?? 0);
+      emptyLines = csv.info.empty_lines;
+    },
+  });
+  // The records themselves go to `queue`; iterating the parser only paces the reading.
+  for await (const _ of Readable.from(chunks).pipe(csv)) yield* queue.splice(0);
+  yield* queue.splice(0);
 }
 
 /**

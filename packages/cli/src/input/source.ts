@@ -5,7 +5,6 @@ import { extname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { usageError } from "../errors.js";
 import type { CliIo } from "../io.js";
-import { readCsv } from "./csv.js";
 import { readJsonArray } from "./json-array.js";
 import { readNdjson } from "./ndjson.js";
 import type { InputFormat, InputRecord } from "./records.js";
@@ -116,6 +115,12 @@ export function recordsFromChunks(
     case "ndjson":
       return readNdjson(chunks);
     case "csv":
-      return readCsv(chunks);
+      return readCsvLazily(chunks);
   }
+}
+
+/** csv-parse is loaded only when a CSV input is read (the CLI's startup budget). */
+async function* readCsvLazily(chunks: AsyncIterable<string>): AsyncGenerator<InputRecord> {
+  const { readCsv } = await import("./csv.js");
+  yield* readCsv(chunks);
 }
