@@ -117,7 +117,9 @@ describe("caller authentication", () => {
     expect(harness.upstream.calls).toHaveLength(0);
     const refusal = harness.lines.map((line) => JSON.parse(line)).find((entry) => entry.msg === "refused");
     expect(refusal).toMatchObject({ error_code: code, caller: null });
-    expect(await harness.metrics.render()).toContain(`cph_gateway_refusals_total{caller="-",code="${code}"} 1`);
+    expect(await harness.metrics.render()).toContain(
+      `cph_gateway_refusals_total{caller="-",code="${code}"} 1`,
+    );
   });
 
   it("accepts a request signed with SDK-HMAC-SHA256 by a gateway-issued access key", async () => {
@@ -848,6 +850,30 @@ describe("operations routes", () => {
     expect(text).toContain('cph_gateway_idempotency_total{outcome="claimed"} 1');
     expect(text).toContain('cph_gateway_refusals_total{caller="team-a",code="CPHGW.4032"} 1');
     expect(text).toMatch(/cph_gateway_in_flight_requests 1\n$/);
+  });
+
+  it("documents exactly the routes the app serves (the document cannot drift from the routes)", async () => {
+    const harness = testApp();
+    const document = await json(await harness.app.request("/openapi.json"));
+    const documented = Object.entries(document["paths"] as Record<string, Record<string, unknown>>)
+      .flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`))
+      .sort();
+    const undocumented = new Set<string>([...Object.values(DOCS_ROUTES), "/openapi.json"]);
+    const served = [
+      ...new Set(
+        harness.app.routes
+          .filter((route) => route.method === "GET" || route.method === "POST")
+          .map((route) => route.path.replace(/:([a-z_]+)/g, "{$1}"))
+          .flatMap((path) => (undocumented.has(path) ? [] : [path]))
+          .flatMap((path) => {
+            const methods = harness.app.routes.filter(
+              (route) => route.path.replace(/:([a-z_]+)/g, "{$1}") === path && route.method !== "ALL",
+            );
+            return methods.map((route) => `${route.method} ${path}`);
+          }),
+      ),
+    ].sort();
+    expect(served).toEqual(documented);
   });
 
   it("serves an OpenAPI document generated from the schemas", async () => {
