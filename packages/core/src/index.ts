@@ -127,3 +127,5 @@ export type { MaxErrors, RunControlParse } from "./run-control.js";
 export { findRegion, GLOBAL_IAM_ENDPOINT, REGIONS, resolveEndpoint, resolveIamEndpoint } from "./regions.js";
 export type { Region } from "./regions.js";
 export { utf8Bytes, utf8Length, utf8Text } from "./bytes.js";
+export { ARCHIVE_VERDICTS, classifyArchive, DEFAULT_CLOCK_SKEW_MS, describeVerdict } from "./verify.js";
+export type { ArchiveFacts, ArchiveVerdict, ClassifyArchiveOptions } from "./verify.js";
