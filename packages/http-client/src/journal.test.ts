@@ -18,6 +18,7 @@ import {
   type SeenRequest,
   storageInfo,
 } from "./test-support/mock-cph.js";
+import { Journal } from "./journal.js";
 import type { ClientEvent, PhoneResult } from "./types.js";
 
 let dir: string;
@@ -97,6 +98,62 @@ describe("journal", () => {
         }),
       ),
     );
+  });
+
+  it("keeps where each archive goes and when it was sent, and verifications beside the run state", async () => {
+    const { agent } = mockCph((request) => acceptAll(request, "req-v"));
+    const before = Date.now();
+    await collect(mockClient(agent).exportMany(infos(2), { journal }));
+    const notes: string[] = [];
+    const opened = await Journal.open(journal, { projectId: PROJECT_ID, onNote: (note) => notes.push(note) });
+    try {
+      const entry = opened.index.get(phone(0))!;
+      expect(entry).toMatchObject({
+        state: "accepted",
+        bucketName: "backup-bucket",
+        objectPath: `exports/${phone(0)}.tar`,
+      });
+      expect(Date.parse(entry.sentAt!)).toBeGreaterThanOrEqual(before - 1000);
+      await opened.verified([
+        {
+          phoneId: phone(0),
+          state: "verified",
+          bucket: "backup-bucket",
+          key: entry.objectPath!,
+          size: 10,
+          time: "2026-12-06T00:00:00.000Z",
+        },
+        {
+          phoneId: phone(1),
+          state: "missing",
+          bucket: "backup-bucket",
+          key: `exports/${phone(1)}.tar`,
+          time: "2026-12-06T00:00:01.000Z",
+        },
+      ]);
+    } finally {
+      await opened.close();
+    }
+    const again = await Journal.open(journal, { projectId: PROJECT_ID, onNote: (note) => notes.push(note) });
+    try {
+      expect(again.index.get(phone(0))).toMatchObject({
+        state: "accepted",
+        verification: { state: "verified", size: 10 },
+      });
+      expect(again.index.get(phone(1))).toMatchObject({
+        state: "accepted",
+        verification: { state: "missing" },
+      });
+    } finally {
+      await again.close();
+    }
+    expect(records().filter((r) => r["type"] === "verify")).toHaveLength(2);
+    expect(notes).toEqual([]);
+    // A rerun still answers from the run state: verification never turns into a resend.
+    const rerun = mockCph((request) => acceptAll(request, "req-w"));
+    const results = await collect(mockClient(rerun.agent).exportMany(infos(2), { journal }));
+    expect(results.every((r) => r.fromJournal)).toBe(true);
+    expect(rerun.requests).toHaveLength(0);
   });
 
   it("on a rerun skips phones already accepted (reported fromJournal), and sends rejected ones again", async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { createInterface } from "node:readline";
-import { CphError } from "@cph-export/core";
+import { type ArchiveVerdict, ARCHIVE_VERDICTS, CphError } from "@cph-export/core";
 import { acquireJournalLock, type JournalLock } from "./journal-lock.js";
 import type { PhoneResult, PhoneState } from "./types.js";
 
@@ -12,8 +12,11 @@ import type { PhoneResult, PhoneState } from "./types.js";
  * - `{"type":"sent","batch":B,"phones":[ids],"time":T}` written and synced BEFORE a request is sent;
  * - `{"type":"result","batch":B,"phone":ID,"state":S,...}` per phone once its state is known;
  * - `{"type":"unsent","batch":B,"phones":[ids]}` when a batch recorded as sent was in the end not sent;
- * - `{"type":"repair","note":TEXT}` after a line cut short by a crash.
- * The state of a phone is its last record.
+ * - `{"type":"repair","note":TEXT}` after a line cut short by a crash;
+ * - `{"type":"verify","phone":ID,"state":V,"bucket":B,"key":K,"size":N,"etag":E,"lastModified":T,"time":T}`
+ *   when the phone's archive was looked for in OBS (`V`: verified, missing or stale).
+ * The state of a phone is its last result (or sent) record; a verify record never changes it, it is
+ * kept beside it as the phone's last verification.
  */
 export const JOURNAL_VERSION = 1;
 
@@ -24,12 +27,38 @@ export interface JournalEntry {
   requestId?: string | undefined;
   errorCode?: string | undefined;
   errorMessage?: string | undefined;
+  /** Where the phone's archive was asked to go (export) or come from (restore). */
+  bucketName?: string | undefined;
+  objectPath?: string | undefined;
+  /** When the request that carries the phone was recorded as about to leave (ISO time). */
+  sentAt?: string | undefined;
+  /** The last verification of the phone's archive, if any. */
+  verification?: JournalVerification | undefined;
+}
+
+/** The last look for a phone's archive in OBS: a second dimension beside the run state. */
+export interface JournalVerification {
+  state: ArchiveVerdict;
+  bucket: string;
+  key: string;
+  size?: number | undefined;
+  etag?: string | undefined;
+  /** ISO time the object was last written, when it exists. */
+  lastModified?: string | undefined;
+  /** ISO time of the verification. */
+  time: string;
+}
+
+interface VerifyRecord extends JournalVerification {
+  type: "verify";
+  phone: string;
 }
 
 interface SentRecord {
   type: "sent" | "unsent";
   batch: string;
   phones: string[];
+  time?: string;
 }
 
 interface ResultRecord {
@@ -41,6 +70,8 @@ interface ResultRecord {
   requestId?: string;
   errorCode?: string;
   errorMessage?: string;
+  bucket?: string;
+  objectPath?: string;
 }
 
 interface RunRecord {
@@ -48,9 +79,10 @@ interface RunRecord {
   projectId?: string;
 }
 
-type JournalRecord = SentRecord | ResultRecord | RunRecord | { type: "repair" };
+type JournalRecord = SentRecord | ResultRecord | RunRecord | VerifyRecord | { type: "repair" };
 
 const STATES = new Set<string>(["accepted", "rejected", "succeeded", "failed", "unknown"]);
+const VERIFICATION_STATES = new Set<string>(ARCHIVE_VERDICTS);
 
 function isRecord(value: unknown): value is JournalRecord {
   if (typeof value !== "object" || value === null) return false;
@@ -68,6 +100,15 @@ function isRecord(value: unknown): value is JournalRecord {
         typeof record["phone"] === "string" &&
         typeof record["state"] === "string" &&
         STATES.has(record["state"])
+      );
+    case "verify":
+      return (
+        typeof record["phone"] === "string" &&
+        typeof record["state"] === "string" &&
+        VERIFICATION_STATES.has(record["state"]) &&
+        typeof record["bucket"] === "string" &&
+        typeof record["key"] === "string" &&
+        typeof record["time"] === "string"
       );
     case "run":
     case "repair":
@@ -125,15 +166,26 @@ async function readIndex(
         }
         break;
       case "sent":
-        for (const phone of record.phones) index.set(phone, { state: "sent" });
+        for (const phone of record.phones) {
+          const entry: JournalEntry = { state: "sent" };
+          if (typeof record.time === "string") entry.sentAt = record.time;
+          index.set(phone, entry);
+        }
         break;
       case "unsent":
         for (const phone of record.phones) index.delete(phone);
         break;
       case "result": {
         const entry: JournalEntry = { state: record.state };
+        const before = index.get(record.phone);
         // Rejected phones are sent again, so their details need no memory.
         if (record.state !== "rejected") {
+          if (before?.sentAt) entry.sentAt = before.sentAt;
+          // A job's later record may omit where the archive goes; the earlier record said it.
+          const bucketName = typeof record.bucket === "string" ? record.bucket : before?.bucketName;
+          const objectPath = typeof record.objectPath === "string" ? record.objectPath : before?.objectPath;
+          if (bucketName) entry.bucketName = bucketName;
+          if (objectPath) entry.objectPath = objectPath;
           if (record.jobId) entry.jobId = record.jobId;
           if (record.requestId) entry.requestId = record.requestId;
           if (record.state !== "accepted" && record.state !== "succeeded") {
@@ -142,6 +194,14 @@ async function readIndex(
           }
         }
         index.set(record.phone, entry);
+        break;
+      }
+      case "verify": {
+        const entry = index.get(record.phone);
+        if (entry) {
+          const { type: _type, phone: _phone, ...verification } = record;
+          entry.verification = verification;
+        }
         break;
       }
       default:
@@ -249,7 +309,25 @@ export class Journal {
       if (result.requestId) record.requestId = result.requestId;
       if (result.errorCode) record.errorCode = result.errorCode;
       if (result.errorMessage) record.errorMessage = result.errorMessage;
+      if (result.bucketName) record.bucket = result.bucketName;
+      if (result.objectPath) record.objectPath = result.objectPath;
       text += `${JSON.stringify(record)}\n`;
+    }
+    return this.#append(text);
+  }
+
+  /**
+   * Records verifications of phones' archives and keeps each as the phone's last verification in
+   * the index. The run state of a phone is not changed by it.
+   */
+  verified(verifications: ReadonlyArray<{ phoneId: string } & JournalVerification>): Promise<void> {
+    if (verifications.length === 0) return Promise.resolve();
+    let text = "";
+    for (const { phoneId, ...verification } of verifications) {
+      const record: VerifyRecord = { type: "verify", phone: phoneId, ...verification };
+      text += `${JSON.stringify(record)}\n`;
+      const entry = this.index.get(phoneId);
+      if (entry) entry.verification = verification;
     }
     return this.#append(text);
   }
