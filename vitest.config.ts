@@ -2,8 +2,10 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   // Workspace packages resolve to their sources in tests, so no test depends on a stale build.
-  resolve: { conditions: ["@cph-export/source", "module", "node", "development|production"] },
-  ssr: { resolve: { conditions: ["@cph-export/source", "module", "node", "development|production"] } },
+  // No "module" condition: packages such as @aws-sdk/* list it before "node" and point it at ES
+  // builds that Node cannot load (extensionless imports); Node's own conditions pick their CJS.
+  resolve: { conditions: ["@cph-export/source", "node", "development|production"] },
+  ssr: { resolve: { conditions: ["@cph-export/source", "node", "development|production"] } },
   test: {
     include: [
       "packages/*/src/**/*.test.ts",

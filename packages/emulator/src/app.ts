@@ -17,6 +17,7 @@ import { INVALID_PARAMETER, JOB_NOT_FOUND, validationErrorCode } from "./errors.
 import { type ListAnswer, listPhonesAnswer, listServersAnswer } from "./list-routes.js";
 import { mountPhoneFileRoutes } from "./phone-file-routes.js";
 import { randomId } from "./random.js";
+import { mountS3Routes } from "./s3.js";
 import { EmulatorState, type JobRecord } from "./state.js";
 
 /** Options shared by `createEmulatorApp` and `startEmulator`. */
@@ -542,6 +543,9 @@ export function createEmulator(options: EmulatorAppOptions): {
     });
     mountPhoneFileRoutes(app, state);
   }
+
+  // OBS's S3 API over the data directory (path-style buckets never collide with the routes above).
+  mountS3Routes(app, { dataDir: options.dataDir, accessKeys: config.accessKeys, clock });
 
   app.notFound((c) => {
     if (!c.req.path.startsWith("/__emulator/")) state.stats.requests++;
