@@ -1,6 +1,6 @@
 // The release flow, proven offline in a throwaway copy of the workspace (never in the checkout itself):
 // `changeset version` bumps versions and writes changelogs from the repo's changesets, and `changeset publish`
-// against a registry on loopback publishes the four public packages, and never the private gateway.
+// against a registry on loopback publishes the five public packages, and never the private gateway.
 import {
   cpSync,
   existsSync,
@@ -288,7 +288,7 @@ describe("changesets", () => {
       );
     });
 
-    it("publishes the four public packages with real dependency versions, and never the gateway", async () => {
+    it("publishes the five public packages with real dependency versions, and never the gateway", async () => {
       await git(["add", "-A"]);
       await git(["commit", "-q", "-m", "version packages"]);
       // pnpm reads a workspace dependency's version from node_modules when it rewrites workspace:*; link them as install would.

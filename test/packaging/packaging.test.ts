@@ -54,12 +54,13 @@ function startServer(
 }
 
 describe("the packed tarballs", () => {
-  it("are exactly core, http-client, cli and emulator; the gateway is private", () => {
+  it("are exactly core, http-client, obs, cli and emulator; the gateway is private", () => {
     expect(packages.map((pkg) => pkg.name).sort()).toEqual([
       "@cph-export/cli",
       "@cph-export/core",
       "@cph-export/emulator",
       "@cph-export/http-client",
+      "@cph-export/obs",
     ]);
   });
 
