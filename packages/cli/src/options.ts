@@ -20,10 +20,11 @@ function integer(flag: string, min: number, max: number) {
   });
 }
 
-function duration(flag: string) {
+/** A duration flag; `allowZero` where 0 means "none" (no skew, no settling time). */
+function duration(flag: string, { allowZero = false }: { allowZero?: boolean } = {}) {
   return z.string().transform((text, ctx) => {
     const value = parseDuration(text);
-    if (value === undefined || value <= 0) {
+    if (value === undefined || value < 0 || (value === 0 && !allowZero)) {
       ctx.addIssue({
         code: "custom",
         message: `${flag} must be a duration such as 90s, 10m or 2h, not "${text}"`,
@@ -131,6 +132,45 @@ export const exportOptionsSchema = globalOptionsSchema.extend({
   exportable: statuses("--exportable"),
 });
 export type ExportOptions = z.infer<typeof exportOptionsSchema>;
+
+/** An ISO 8601 time with a zone (`2026-12-06T12:00:00Z`), for `--since`. */
+function isoTime(flag: string) {
+  return z.string().transform((text, ctx) => {
+    const time = new Date(text);
+    if (
+      !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text) ||
+      Number.isNaN(time.getTime())
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${flag} must be an ISO time with a zone such as 2026-12-06T12:00:00Z, not "${text}"`,
+      });
+      return z.NEVER;
+    }
+    return time;
+  });
+}
+
+export const verifyOptionsSchema = globalOptionsSchema.extend({
+  journal: nonEmpty("--journal").optional(),
+  input: nonEmpty("--input").optional(),
+  inputFormat: oneOf("--input-format", INPUT_FORMATS).optional(),
+  phoneId: list,
+  include: list,
+  exclude: list,
+  bucket: z.string().optional(),
+  objectPath: z.string().optional(),
+  since: isoTime("--since").optional(),
+  clockSkew: duration("--clock-skew", { allowZero: true }).optional(),
+  settle: duration("--settle", { allowZero: true }).optional(),
+  resendMissing: z.boolean().default(false),
+  wait: z.boolean().default(false),
+  report: nonEmpty("--report").optional(),
+  output: oneOf("--output", OUTPUTS).optional(),
+  obsEndpoint: nonEmpty("--obs-endpoint").optional(),
+  obsPathStyle: z.boolean().default(false),
+});
+export type VerifyOptions = z.infer<typeof verifyOptionsSchema>;
 
 export const validateOptionsSchema = globalOptionsSchema.extend({
   input: nonEmpty("--input"),

@@ -7,6 +7,7 @@ import { Command } from "commander";
 export type CommandName =
   | "export"
   | "validate"
+  | "verify"
   | "jobs get"
   | "jobs list"
   | "jobs wait"
@@ -121,6 +122,25 @@ Every page of ListCloudPhoneServers. The table shows SERVER NAME MODEL "PHONE MO
 Examples:
   $ cph-export servers list
   $ cph-export servers list --name prod --output json
+`;
+
+const VERIFY_HELP = `
+For every phone of the journal (or of --input / --phone-id), looks for its archive in OBS and says:
+  verified   the object exists, is not empty, and was written after its request left (--since
+             for an input without a journal; the job's begin time when it is known)
+  missing    there is no object        stale   there is one, but empty or older than the job
+  running    its job has not finished  not_exported  the run did not send it
+  pending    unknown, no job visible (the answer was lost) and no archive yet: --settle not over
+Phones the journal holds as unknown (the answer was lost) are looked up first (their jobs, then
+their archives): found means verified; not found, with the job ended (or --settle over when no
+job can be seen), means safe to resend, which --resend-missing does (never by default). The journal records each verification. OBS is read over its S3 API with the
+same access key (--obs-endpoint or CPH_OBS_ENDPOINT, default https://obs.{region}.myhuaweicloud.com).
+Exit 0 every archive verified, 1 any missing, stale or not exported, 4 running or pending.
+
+Examples:
+  $ cph-export verify --journal run.journal --report proof.csv
+  $ cph-export verify --journal run.journal --resend-missing --include /data --wait
+  $ cph-export verify --input phones.csv --since 2026-12-06T00:00:00Z --output json
 `;
 
 const VALIDATE_HELP = `
@@ -279,6 +299,49 @@ export function buildProgram(settings: ProgramSettings): Command {
     .option("--output <format>", "text, json or ndjson (default text)")
     .addHelpText("after", VALIDATE_HELP)
     .action(dispatch("validate"));
+
+  program
+    .command("verify")
+    .description("prove each archive is in OBS (verified, missing, stale); resolve unknown phones by looking")
+    .option("--journal <file>", "the export's journal: its phones, states and archive locations")
+    .option("--input <file>", "JSON array, NDJSON or CSV of phones, as for export; - reads stdin")
+    .option("--input-format <format>", "json, ndjson or csv (default: from the extension)")
+    .option("--phone-id <id>", "phone to verify (repeatable), with --bucket and --object-path", collect)
+    .option("--bucket <name>", "as for export: for rows without bucket_name")
+    .option("--object-path <template>", "as for export: for rows without object_path")
+    .option(
+      "--include <path>",
+      "with --resend-missing and no --input: the device paths to export (repeatable)",
+      collect,
+    )
+    .option(
+      "--exclude <path>",
+      "with --resend-missing and no --input: device paths to leave out (repeatable)",
+      collect,
+    )
+    .option(
+      "--since <time>",
+      "archives must be written after this ISO time (default: when each request left)",
+    )
+    .option("--clock-skew <duration>", "how far OBS's clock may lag (default 60s)")
+    .option(
+      "--settle <duration>",
+      "how long an unknown phone with no visible job may still get its archive (default 1h)",
+    )
+    .option(
+      "--resend-missing",
+      "resend the phones left unknown whose archive is not there (through the journal)",
+    )
+    .option("--wait", "with --resend-missing: follow the resent phones' jobs to the end")
+    .option("--report <file>", "write one row per phone to FILE.json or FILE.csv")
+    .option("--obs-endpoint <url>", "OBS endpoint (default https://obs.{region}.myhuaweicloud.com)")
+    .option(
+      "--obs-path-style",
+      "address buckets in the path, not the host name (automatic for IPs and localhost)",
+    )
+    .option("--output <format>", OUTPUT_DESCRIPTION)
+    .addHelpText("after", VERIFY_HELP)
+    .action(dispatch("verify"));
 
   const jobs = program
     .command("jobs")

@@ -1,4 +1,5 @@
 import type { ClientFactory } from "./client.js";
+import type { ObsFactory } from "./obs.js";
 import { describeError, exitCodeFor, isAbortError } from "./errors.js";
 import { EXIT } from "./exit-codes.js";
 import { type CliIo, type Context, Output } from "./io.js";
@@ -8,6 +9,8 @@ import { cliVersion } from "./version.js";
 /** What `run` may be given instead of the real thing (tests pass a fake client). */
 export interface RunDependencies {
   createClient?: ClientFactory | undefined;
+  /** The OBS reader of `verify` (tests pass a fake, or point the real one at the emulator). */
+  createObsReader?: ObsFactory | undefined;
 }
 
 interface CommanderErrorLike {
@@ -76,6 +79,8 @@ async function runCommand(
         return await (await import("./commands/export.js")).exportCommand(options, context, dependencies);
       case "validate":
         return await (await import("./commands/validate.js")).validateCommand(options, context);
+      case "verify":
+        return await (await import("./commands/verify.js")).verifyCommand(options, context, dependencies);
       case "jobs get":
         return await (await import("./commands/jobs.js")).jobsGetCommand(options, context, dependencies);
       case "jobs list":

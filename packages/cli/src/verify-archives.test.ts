@@ -91,6 +91,35 @@ describe("verifyTargets", () => {
     expect(rows[1]!.note).toContain("--resend-missing");
   });
 
+  it("holds an unknown phone with no visible job and no archive as pending until --settle is over", async () => {
+    const { lookup } = bucket({});
+    const recent = new Date(NOW.getTime() - 10 * 60_000);
+    const ended = new Map<string, Job>([
+      [id(3), { job_id: "j3", phone_id: id(3), status: -1, error_code: "CPS.0010" }],
+    ]);
+    const targets = [
+      phone(1, "unknown", { sentAt: recent }),
+      phone(2, "unknown", { sentAt: SENT }),
+      phone(3, "unknown", { sentAt: recent, requestId: "r3" }),
+    ];
+    const rows = await verifyTargets(targets, lookup, ended, { now: () => NOW, settleMs: 30 * 60_000 });
+    expect(rows.map((row) => [row.verification, row.safe_to_resend ?? false])).toEqual([
+      ["pending", false],
+      // Sent an hour ago, past the 30 minutes: no job will write it now.
+      ["missing", true],
+      // Its job is seen to have ended (failed): no need to wait.
+      ["missing", true],
+    ]);
+    expect(rows[0]!.note).toContain("verify again after 2026-12-06T12:20:00.000Z");
+    expect(rows[2]!.note).toContain("job failed: CPS.0010");
+    // The default settle is an hour.
+    const [byDefault] = await verifyTargets([phone(2, "unknown", { sentAt: recent })], lookup, new Map(), {
+      now: () => NOW,
+    });
+    expect(byDefault!.verification).toBe("pending");
+    expect(tallyVerification(rows)).toMatchObject({ pending: 1, missing: 2, resendable: 2 });
+  });
+
   it("does not look for the archive of a phone whose job still runs, nor of one never sent", async () => {
     const { lookup, asked } = bucket({});
     const jobs = new Map<string, Job>([[id(1), { job_id: "j1", phone_id: id(1), status: 1 }]]);
@@ -132,6 +161,8 @@ describe("verifyTargets", () => {
         present: fc.boolean(),
         located: fc.boolean(),
         running: fc.boolean(),
+        ended: fc.boolean(),
+        sentMinutesAgo: fc.integer({ min: 0, max: 120 }),
       }),
       { maxLength: 40 },
     ),
@@ -143,10 +174,13 @@ describe("verifyTargets", () => {
       const targets = specs.map((spec, n) => {
         if (spec.present) objects[`b-1/x/${id(n)}.tar`] = fresh();
         if (spec.running) jobs.set(id(n), { phone_id: id(n), job_id: `j${n}`, status: 1 });
-        return phone(n, spec.state, spec.located ? {} : { key: undefined });
+        else if (spec.ended) jobs.set(id(n), { phone_id: id(n), job_id: `j${n}`, status: -1 });
+        const sentAt = new Date(NOW.getTime() - spec.sentMinutesAgo * 60_000);
+        return phone(n, spec.state, spec.located ? { sentAt } : { key: undefined, sentAt });
       });
       const { lookup, asked } = bucket(objects);
-      const rows = await verifyTargets(targets, lookup, jobs, { now: () => NOW });
+      const settleMs = 60 * 60_000;
+      const rows = await verifyTargets(targets, lookup, jobs, { now: () => NOW, settleMs });
       expect(rows.map((row) => row.phone_id)).toEqual(targets.map((target) => target.phoneId));
       const expected = specs.flatMap((spec, n) =>
         spec.state !== "rejected" && spec.located && !spec.running ? [`b-1/x/${id(n)}.tar`] : [],
@@ -155,7 +189,14 @@ describe("verifyTargets", () => {
       for (const [n, row] of rows.entries()) {
         const spec = specs[n]!;
         if (row.verification === "verified") expect(spec.present).toBe(true);
-        if (row.safe_to_resend) expect(["unknown", "sent"]).toContain(spec.state);
+        if (row.safe_to_resend) {
+          expect(["unknown", "sent"]).toContain(spec.state);
+          expect(spec.present).toBe(false);
+          // Never resent while a job could still write the archive.
+          expect(spec.running).toBe(false);
+          expect(spec.ended || spec.sentMinutesAgo * 60_000 >= settleMs).toBe(true);
+        }
+        if (row.verification === "pending") expect(spec.ended || spec.running).toBe(false);
       }
       const tally = tallyVerification(rows);
       expect(

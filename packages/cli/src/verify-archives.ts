@@ -30,14 +30,18 @@ export interface VerifyTarget {
   key?: string | undefined;
   /** The archive must be written after this (the request left then); the job's begin time wins. */
   notBefore?: Date | undefined;
+  /** When the phone's last request left (the journal's `sent` record). */
+  sentAt?: Date | undefined;
 }
 
 /**
  * `verified`, `missing`, `stale` as core's verdict; `running`: the phone's job has not finished,
  * so there is nothing to prove yet; `not_exported`: the run did not send it (rejected);
- * `no_location`: neither the journal nor the input says where its archive is.
+ * `no_location`: neither the journal nor the input says where its archive is; `pending`: the
+ * answer was lost before CPH's request id was known, so no job can be seen, and the archive is not
+ * there yet: its job may still be writing it until `settleMs` after the request left.
  */
-export type VerifyOutcome = ArchiveVerdict | "running" | "not_exported" | "no_location";
+export type VerifyOutcome = ArchiveVerdict | "running" | "pending" | "not_exported" | "no_location";
 
 /** One row of `verify` output and of its report. Keys follow the API's snake_case. */
 export interface VerifyRow {
@@ -58,11 +62,18 @@ export interface VerifyRow {
 
 export interface VerifyOptions {
   clockSkewMs?: number | undefined;
+  /**
+   * How long after its request left an unknown phone with no visible job may still get its
+   * archive (default `DEFAULT_SETTLE_MS`): until then, no archive means `pending`, not missing.
+   */
+  settleMs?: number | undefined;
   now: () => Date;
   signal?: AbortSignal | undefined;
 }
 
 const UNKNOWN_STATES = new Set(["unknown", "sent"]);
+/** An hour: no export job of a phone's `/data` is expected to run longer. */
+export const DEFAULT_SETTLE_MS = 60 * 60 * 1000;
 /** ListJobs takes at most 20 request ids a call. */
 const REQUEST_IDS_PER_CALL = 20;
 const JOBS_PAGE = 100;
@@ -159,6 +170,17 @@ export async function verifyTargets(
       if (head.lastModified) row.last_modified = head.lastModified.toISOString();
     }
     const unknown = UNKNOWN_STATES.has(target.runState ?? "");
+    if (verdict !== "verified" && unknown && !job && target.sentAt) {
+      // No job to ask (the answer that named the request was lost): one may still be writing.
+      const settled = new Date(target.sentAt.getTime() + (options.settleMs ?? DEFAULT_SETTLE_MS));
+      if (options.now().getTime() < settled.getTime()) {
+        return {
+          ...row,
+          verification: "pending",
+          note: `outcome was unknown and no job can be seen (the answer was lost); ${describeVerdict(verdict, { bucket: target.bucket, key: target.key }, head, classify)}, but a job may still write it: verify again after ${settled.toISOString()} (--settle)`,
+        };
+      }
+    }
     if (verdict === "verified") {
       row.note = unknown
         ? "outcome was unknown: the archive is there, written after the request left; no need to resend"
@@ -187,6 +209,7 @@ export function tallyVerification(
     missing: 0,
     stale: 0,
     running: 0,
+    pending: 0,
     not_exported: 0,
     no_location: 0,
     resendable: 0,
