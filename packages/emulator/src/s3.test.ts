@@ -17,8 +17,8 @@ let dir: string;
 let emulator: RunningEmulator;
 
 function client(
-  secretAccessKey = DEMO_CREDENTIALS.secretKey,
-  accessKeyId = DEMO_CREDENTIALS.accessKey,
+  secretAccessKey: string = DEMO_CREDENTIALS.secretKey,
+  accessKeyId: string = DEMO_CREDENTIALS.accessKey,
 ): S3Client {
   return new S3Client({
     region: "cn-north-4",

@@ -5,7 +5,7 @@ import { join, resolve, sep } from "node:path";
 import { Readable } from "node:stream";
 import type { HttpBindings } from "@hono/node-server";
 import { SignatureV4 } from "@smithy/signature-v4";
-import type { Context, Hono } from "hono";
+import type { Context, Env, Hono } from "hono";
 import type { AccessKeyConfig } from "./config.js";
 import { randomId } from "./random.js";
 
@@ -236,7 +236,7 @@ async function isDirectory(path: string): Promise<boolean> {
 const httpDate = (time: Date) => time.toUTCString();
 
 /** Mounts the S3 subset on the emulator's app (path-style: `/{bucket}` and `/{bucket}/{key}`). */
-export function mountS3Routes(app: Hono<any>, options: S3Options): void {
+export function mountS3Routes<E extends Env>(app: Hono<E>, options: S3Options): void {
   const root = resolve(options.dataDir);
   const etags = new EtagCache();
 

@@ -14,7 +14,10 @@ const SMALL = 60;
 
 const keyOf = (n: number) => `runs/r1/phone-${String(n).padStart(4, "0")}.tar`;
 
-function reader(counts?: { head: number; list: number }, secretKey = DEMO_CREDENTIALS.secretKey): ObsReader {
+function reader(
+  counts?: { head: number; list: number },
+  secretKey: string = DEMO_CREDENTIALS.secretKey,
+): ObsReader {
   return createObsReader({
     region: "cn-north-4",
     endpoint: emulator.url,
