@@ -130,6 +130,10 @@ export const exportOptionsSchema = globalOptionsSchema.extend({
   all: z.boolean().default(false),
   ...phoneFilterOptions,
   exportable: statuses("--exportable"),
+  verify: z.boolean().default(false),
+  obsEndpoint: nonEmpty("--obs-endpoint").optional(),
+  obsPathStyle: z.boolean().default(false),
+  clockSkew: duration("--clock-skew", { allowZero: true }).optional(),
 });
 export type ExportOptions = z.infer<typeof exportOptionsSchema>;
 

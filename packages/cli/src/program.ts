@@ -72,6 +72,11 @@ export requests on stdout, and sends no export.
 --object-path placeholders: {phone_id}, {date} (UTC day of the run, YYYYMMDD), {index} (position
 in the input or the selection, from 0).
 
+Proof of archive: --wait --verify then looks for each succeeded phone's archive in OBS (its S3 API,
+the same access key) and says verified, missing or stale (empty, or written before the run began);
+the journal records each verdict, and any archive not proven makes the exit code 1. Later, or for a
+run that left phones unknown: cph-export verify --journal FILE.
+
 Examples:
   # One phone
   $ cph-export export --phone-id 1a2b3c4d --include /data/app --include /data/media \\
@@ -80,6 +85,10 @@ Examples:
   # Many phones; rows without a bucket or object path get the flags' values
   $ cph-export export --input phones.csv --bucket my-backups \\
       --object-path 'cph/{date}/{phone_id}.tar' --wait --timeout 30m --journal phones.journal
+
+  # The whole fleet, each archive proven in OBS at the end
+  $ cph-export export --all --include /data --bucket my-backups \\
+      --object-path 'cph/{date}/{phone_id}.tar' --wait --verify --journal fleet.journal
 
   # Rerun after Ctrl-C or a crash: phones already accepted are not exported again
   $ cph-export export --input phones.csv --wait --journal phones.journal
@@ -268,6 +277,16 @@ export function buildProgram(settings: ProgramSettings): Command {
       "--retry-unknown",
       "with --journal: resend the phones an earlier run left unknown, without checking whether they were exported; check their archives first",
     )
+    .option(
+      "--verify",
+      "with --wait: then look for each succeeded phone's archive in OBS (verified, missing, stale); exit 1 if any is not there",
+    )
+    .option(
+      "--obs-endpoint <url>",
+      "with --verify: OBS endpoint (default https://obs.{region}.myhuaweicloud.com)",
+    )
+    .option("--obs-path-style", "with --verify: buckets in the path (automatic for IPs and localhost)")
+    .option("--clock-skew <duration>", "with --verify: how far OBS's clock may lag (default 60s)")
     .option("--output <format>", OUTPUT_DESCRIPTION)
     .option("--all", "select every phone of the project from the API (instead of --input)")
     .option("--server-id <id>", "select the phones of this server from the API")

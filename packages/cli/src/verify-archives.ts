@@ -200,6 +200,40 @@ export async function verifyTargets(
   });
 }
 
+/**
+ * The journal's verify records of these rows: one for each phone whose archive was looked at
+ * (verified, missing or stale), none for the others (running, pending, not exported, no location).
+ */
+export function verificationRecords(rows: readonly VerifyRow[]): Array<{
+  phoneId: string;
+  state: ArchiveVerdict;
+  bucket: string;
+  key: string;
+  size?: number | undefined;
+  etag?: string | undefined;
+  lastModified?: string | undefined;
+  time: string;
+}> {
+  return rows.flatMap((row) =>
+    (row.verification === "verified" || row.verification === "missing" || row.verification === "stale") &&
+    row.bucket &&
+    row.key
+      ? [
+          {
+            phoneId: row.phone_id,
+            state: row.verification,
+            bucket: row.bucket,
+            key: row.key,
+            size: row.size,
+            etag: row.etag,
+            lastModified: row.last_modified,
+            time: row.verified_at,
+          },
+        ]
+      : [],
+  );
+}
+
 /** Counts of a verification, for the summary line and the exit code. */
 export function tallyVerification(
   rows: readonly VerifyRow[],

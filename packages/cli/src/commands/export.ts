@@ -31,13 +31,17 @@ import {
   selectionSource,
   selectPhones,
 } from "../selection.js";
+import { type ObsFactory, type ObsSettings, obsSettings } from "../obs.js";
 import { parseObjectPathTemplate } from "../template.js";
+import { ArchiveProof } from "./export-proof.js";
 
 /** Issues `export` prints before refusing an invalid input; `validate` prints them all. */
 const MAX_PRINTED_ISSUES = 20;
 
 export interface ExportDependencies {
   createClient?: ClientFactory | undefined;
+  /** The OBS reader of `--verify`. */
+  createObsReader?: ObsFactory | undefined;
 }
 
 /** `cph-export export`: validate every phone, then send them (or print the requests with --dry-run). */
@@ -58,6 +62,8 @@ export async function exportCommand(
   const selecting = selectionFlagsGiven(options).length > 0;
   // A selection is listed from the API, even for a dry run.
   requireTarget(config, { credentials: !options.dryRun || selecting });
+  // Said before anything is sent: a run that cannot read OBS cannot prove its archives.
+  const obs = options.verify && !options.dryRun ? obsSettings(config, options, context.io.env) : undefined;
 
   const started = context.now();
   const defaults: RowDefaults = {
@@ -113,7 +119,7 @@ export async function exportCommand(
       return await dryRun(options, config, source, defaults, scan.phones, format, context, skips);
     const sending = client;
     client = undefined;
-    return await send(options, config, source, defaults, scan.phones, format, context, dependencies, {
+    return await send(options, config, source, defaults, scan.phones, format, context, dependencies, obs, {
       client: sending,
       skips,
     });
@@ -220,6 +226,18 @@ function checkCombinations(options: ExportOptions): void {
     throw usageError("export: --timeout only applies with --wait.");
   if (options.pollInterval !== undefined && !options.wait) {
     throw usageError("export: --poll-interval only applies with --wait.");
+  }
+  if (options.verify && !options.wait && !options.dryRun) {
+    throw usageError(
+      "export: --verify needs --wait: an archive is in OBS only once its job has succeeded (or run 'cph-export verify --journal FILE' later).",
+    );
+  }
+  for (const [given, flag] of [
+    [options.obsEndpoint, "--obs-endpoint"],
+    [options.clockSkew, "--clock-skew"],
+  ] as const) {
+    if (given !== undefined && !options.verify)
+      throw usageError(`export: ${flag} only applies with --verify.`);
   }
   if (options.retryUnknown && options.journal === undefined) {
     throw usageError(
@@ -396,6 +414,7 @@ async function send(
   format: OutputFormat,
   context: Context,
   dependencies: ExportDependencies,
+  obs: ObsSettings | undefined,
   selected: { client: CphClient | undefined; skips: Skips | undefined },
 ): Promise<number> {
   const { io } = context;
@@ -458,6 +477,7 @@ async function send(
 
   let thrown: unknown;
   const reported = new Set<string>();
+  const proof = obs ? new ArchiveProof(defaults.date) : undefined;
   try {
     const results = client.exportMany(storageInfos(source, defaults, meta, io.signal, skips), {
       batchSize: options.batchSize,
@@ -477,6 +497,7 @@ async function send(
       reported.add(result.phoneId);
       const row = toRow(result, meta);
       count(tally, result, skips, latest?.stoppedReason === "max_errors");
+      proof?.add(result);
       if (
         (result.state === "rejected" || result.state === "failed" || result.state === "unknown") &&
         !isSkip(result, skips) &&
@@ -543,7 +564,15 @@ async function send(
       context.err.write(`${unsent} of ${total} phones were not sent (state rejected, not_sent).\n`);
     throw thrown;
   }
-  return exitFor(tally);
+  const exit = exitFor(tally);
+  if (!proof || !obs) return exit;
+  const proved = await proof.prove(
+    obs,
+    context,
+    { journal: options.journal, projectId: config.projectId ?? "", clockSkewMs: options.clockSkew },
+    dependencies.createObsReader,
+  );
+  return worstExit(exit, proved);
 }
 
 /**
@@ -684,7 +713,7 @@ function summarize(
   if (tally.unknown > 0) {
     context.err.write(
       options.journal
-        ? `${tally.unknown} phones are unknown (their request may have reached CPH): rerun the same command to see them again; --retry-unknown resends every one of them without checking, so first look for their archives in the bucket and leave the exported ones out of the input.\n`
+        ? `${tally.unknown} phones are unknown (their request may have reached CPH): "cph-export verify --journal ${options.journal}" finds out by looking at their jobs and archives, and resends only the ones proven missing with --resend-missing; --retry-unknown resends every one of them without checking.\n`
         : `${tally.unknown} phones are unknown (their request may have reached CPH): check them with "cph-export jobs list --request-id ..." before exporting them again.\n`,
     );
   }

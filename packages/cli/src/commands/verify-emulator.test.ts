@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEMO_CREDENTIALS, type EmulatorConfig, type LedgerEntry, startEmulator } from "@cph-export/emulator";
 import { afterEach, describe, expect, it } from "vitest";
-import { run } from "../run.js";
+import { type RunDependencies, run } from "../run.js";
+import type { ArchiveLookup } from "../verify-archives.js";
 import { memoryIo } from "../test-support/fake-io.js";
 
 interface Running {
@@ -62,7 +63,12 @@ async function setFaults(emulator: Running, faults: Record<string, unknown>): Pr
   expect(response.status).toBe(200);
 }
 
-async function cli(emulator: Running, args: string[], env: Record<string, string> = {}) {
+async function cli(
+  emulator: Running,
+  args: string[],
+  env: Record<string, string> = {},
+  dependencies: RunDependencies = {},
+) {
   const io = memoryIo({
     env: {
       CPH_ENDPOINT: emulator.url,
@@ -76,7 +82,7 @@ async function cli(emulator: Running, args: string[], env: Record<string, string
     // Archives get the machine's time: so must the journal's records and the verdicts.
     now: () => new Date(),
   });
-  const code = await run(args, io);
+  const code = await run(args, io, dependencies);
   return { code, stdout: io.stdoutText(), stderr: io.stderrText() };
 }
 
@@ -262,6 +268,50 @@ describe("verify against the emulator", () => {
     const proof = await cli(emulator, ["verify", "--journal", journal, "--output", "ndjson"]);
     expect(proof.code, proof.stderr).toBe(0);
     expect(countBy(rowsOf(proof.stdout), "verification")).toEqual({ verified: 40 });
+  });
+
+  it("export --wait --verify proves each archive at the end and records it in the journal", async () => {
+    const emulator = await emulatorWith({ jobDurationMs: 5, inventory: FLEET });
+    const dir = await scratch();
+    const journal = join(dir, "run.journal");
+    const proved = await exportAll(emulator, journal, ["--wait", "--poll-interval", "20ms", "--verify"]);
+    expect(proved.code, proved.stderr).toBe(0);
+    expect(proved.stderr).toContain("verify: 40 archives: 40 verified, 0 missing, 0 stale");
+    const records = (await readFile(journal, "utf8"))
+      .split("\n")
+      .filter((line) => line.includes('"type":"verify"'));
+    expect(records).toHaveLength(40);
+
+    // An OBS that lost one archive (a lookup that hides it): exit 1, and the phone is named.
+    const hidden = rowsOf(proved.stdout)[7]!["phone_id"] as string;
+    const { createObsReader } = await import("@cph-export/obs");
+    const hiding = (
+      settings: Parameters<NonNullable<RunDependencies["createObsReader"]>>[0],
+    ): ArchiveLookup => {
+      const real = createObsReader({ ...settings, maxAttempts: 1 });
+      return {
+        async findArchives(wanted) {
+          const found = await real.findArchives(wanted);
+          for (const where of found.keys()) if (where.includes(hidden)) found.set(where, { exists: false });
+          return found;
+        },
+        destroy: () => real.destroy(),
+      };
+    };
+    const again = await cli(
+      emulator,
+      ["export", "--all", ...EXPORT_FLAGS, "--wait", "--verify", "--output", "ndjson"],
+      {},
+      { createObsReader: hiding },
+    );
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("verify: 40 archives: 39 verified, 1 missing, 0 stale");
+    expect(again.stderr).toContain(`  missing ${hidden}: no object at ${BUCKET}/runs/r1/${hidden}.tar`);
+
+    const noWait = await cli(emulator, ["export", "--all", ...EXPORT_FLAGS, "--verify"]);
+    expect(noWait.code).toBe(2);
+    expect(noWait.stderr).toContain("--verify needs --wait");
+    expect(await ledger(emulator)).toHaveLength(80);
   });
 
   it("fails before reading anything without an access key, and with a wrong secret says so", async () => {

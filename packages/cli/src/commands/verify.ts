@@ -18,6 +18,7 @@ import {
   jobsByPhone,
   renderReport,
   tallyVerification,
+  verificationRecords,
   type VerifyRow,
   type VerifyTarget,
   verifyTargets,
@@ -148,28 +149,7 @@ export async function verifyCommand(
       signal: context.io.signal,
     });
     if (journal) {
-      await journal.verified(
-        rows.flatMap((row) =>
-          (row.verification === "verified" ||
-            row.verification === "missing" ||
-            row.verification === "stale") &&
-          row.bucket &&
-          row.key
-            ? [
-                {
-                  phoneId: row.phone_id,
-                  state: row.verification,
-                  bucket: row.bucket,
-                  key: row.key,
-                  size: row.size,
-                  etag: row.etag,
-                  lastModified: row.last_modified,
-                  time: row.verified_at,
-                },
-              ]
-            : [],
-        ),
-      );
+      await journal.verified(verificationRecords(rows));
     }
     if (options.resendMissing) resend = resendInfos(rows, fromRows, defaults, context);
   } finally {
