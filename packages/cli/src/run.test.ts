@@ -467,7 +467,17 @@ describe("run: jobs, regions, completion", () => {
     for (const shell of ["bash", "zsh", "fish"]) {
       const io = memoryIo();
       expect(await run(["completion", shell], io)).toBe(0);
-      for (const word of ["export", "validate", "jobs", "regions", "phone-id", "request-id", "cn-north-4"]) {
+      for (const word of [
+        "export",
+        "validate",
+        "verify",
+        "resend-missing",
+        "jobs",
+        "regions",
+        "phone-id",
+        "request-id",
+        "cn-north-4",
+      ]) {
         expect(io.stdoutText(), `${shell} ${word}`).toContain(word);
       }
       if (shell === "bash") {

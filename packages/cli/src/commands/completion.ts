@@ -14,7 +14,7 @@ interface CompletionNode {
   options: Array<{ flag: string; takesValue: boolean; description: string }>;
 }
 
-const FILE_OPTIONS = new Set(["--input", "--journal"]);
+const FILE_OPTIONS = new Set(["--input", "--journal", "--report"]);
 
 /** Values offered after an option, by option. */
 function valueChoices(): Record<string, string[]> {
