@@ -158,3 +158,101 @@ describe("emulator S3 subset, with the official S3 client unchanged", () => {
     expect(await moved.text()).toContain("<Code>SignatureDoesNotMatch</Code>");
   });
 });
+
+/** Huawei's own OBS SDK: it signs V2 (`AWS AK:sig`) on a path-style endpoint and lists with ListObjects v1. */
+describe("emulator S3 subset, with esdk-obs-nodejs unchanged", () => {
+  interface ObsAnswer {
+    CommonMsg: { Status: number; Code: string };
+    InterfaceResult?: Record<string, unknown> | null;
+  }
+  type ObsClient = {
+    getObjectMetadata(input: Record<string, unknown>): Promise<ObsAnswer>;
+    listObjects(input: Record<string, unknown>): Promise<ObsAnswer>;
+    close(): void;
+  };
+
+  async function obsClient(secretKey: string = DEMO_CREDENTIALS.secretKey): Promise<ObsClient> {
+    const { createRequire } = await import("node:module");
+    const ObsClientClass = createRequire(import.meta.url)("esdk-obs-nodejs") as new (
+      options: Record<string, unknown>,
+    ) => ObsClient;
+    const obs = new ObsClientClass({
+      access_key_id: DEMO_CREDENTIALS.accessKey,
+      secret_access_key: secretKey,
+      server: emulator.url,
+      signature: "v4",
+      region: "cn-north-4",
+      path_style: true,
+      is_signature_negotiation: false,
+      max_retry_count: 0,
+    });
+    // Its constructor finishes setting up asynchronously (an un-awaited async init).
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    return obs;
+  }
+
+  it("reads an object's metadata and pages a listing with markers", async () => {
+    const obs = await obsClient();
+    try {
+      const head = await obs.getObjectMetadata({ Bucket: "backups", Key: "runs/a/00000.tar" });
+      expect(head.CommonMsg.Status).toBe(200);
+      expect(head.InterfaceResult).toMatchObject({
+        ContentLength: "9",
+        ETag: `"${createHash("md5").update("archive 0").digest("hex")}"`,
+      });
+      const missing = await obs.getObjectMetadata({ Bucket: "backups", Key: "runs/a/nope.tar" });
+      expect(missing.CommonMsg.Status).toBe(404);
+      const keys: string[] = [];
+      let marker: string | undefined;
+      for (;;) {
+        const page = await obs.listObjects({ Bucket: "backups", Prefix: "runs/a/", Marker: marker });
+        expect(page.CommonMsg.Status).toBe(200);
+        const result = page.InterfaceResult as {
+          Contents: Array<{ Key: string }>;
+          IsTruncated: string;
+          NextMarker: string;
+        };
+        keys.push(...result.Contents.map((object) => object.Key));
+        if (result.IsTruncated !== "true") break;
+        marker = result.NextMarker;
+      }
+      expect(keys).toEqual(
+        Array.from({ length: KEYS }, (_, n) => `runs/a/${String(n).padStart(5, "0")}.tar`),
+      );
+    } finally {
+      obs.close();
+    }
+  });
+
+  it("refuses its requests signed with a wrong secret key: 403 SignatureDoesNotMatch", async () => {
+    const obs = await obsClient("not-the-emulator-secret-key");
+    try {
+      const listed = await obs.listObjects({ Bucket: "backups", Prefix: "runs/" });
+      expect(listed.CommonMsg).toMatchObject({ Status: 403, Code: "SignatureDoesNotMatch" });
+      const head = await obs.getObjectMetadata({ Bucket: "backups", Key: "runs/a/00000.tar" });
+      expect(head.CommonMsg.Status).toBe(403);
+    } finally {
+      obs.close();
+    }
+  });
+
+  it("checks the OBS signature scheme too (`OBS AK:sig` over x-obs-* headers)", async () => {
+    const { createHmac } = await import("node:crypto");
+    const date = new Date().toUTCString();
+    const sign = (secret: string) =>
+      createHmac("sha1", secret)
+        .update(`HEAD\n\n\n${date}\nx-obs-meta-a:1\n/backups/runs/a/00000.tar`)
+        .digest("base64");
+    const send = (secret: string) =>
+      fetch(`${emulator.url}/backups/runs/a/00000.tar`, {
+        method: "HEAD",
+        headers: {
+          date,
+          "x-obs-meta-a": "1",
+          authorization: `OBS ${DEMO_CREDENTIALS.accessKey}:${sign(secret)}`,
+        },
+      });
+    expect((await send(DEMO_CREDENTIALS.secretKey)).status).toBe(200);
+    expect((await send("not-the-emulator-secret-key")).status).toBe(403);
+  });
+});

@@ -10,8 +10,10 @@ import type { AccessKeyConfig } from "./config.js";
 import { randomId } from "./random.js";
 
 // The S3 subset of OBS the toolkit reads, over the emulator's data directory, path-style on the
-// emulator's own port: HEAD and GET object, ListObjectsV2. Requests are checked as OBS checks them:
-// SigV4 (header form) with the emulator's access keys. Bucket names are 3-63 characters of
+// emulator's own port: HEAD and GET object, ListObjectsV2 and ListObjects (v1, which Huawei's
+// esdk-obs-nodejs sends). Requests are checked as OBS checks them, with the emulator's access keys:
+// SigV4 (header form, the AWS SDKs), and the V2 / OBS header signatures (`AWS AK:sig`,
+// `OBS AK:sig`, HMAC-SHA1) that esdk-obs-nodejs signs with. Bucket names are 3-63 characters of
 // [a-z0-9.-], so they never collide with /v1, /v3 or /__emulator.
 
 const BUCKET = "[a-z0-9][a-z0-9.\\-]{1,61}[a-z0-9]";
@@ -88,31 +90,131 @@ function amzDate(text: string | undefined): Date | undefined {
   return Number.isNaN(time.getTime()) ? undefined : time;
 }
 
-/** Checks a request's SigV4 signature; undefined when it is right, else the S3 error to answer. */
+const V2_AUTHORIZATION = /^(AWS|OBS) ([^:\s]+):([A-Za-z0-9+/]+={0,2})$/;
+
+/** The query parameters a V2 / OBS signature covers (sub-resources); listing parameters are not. */
+const V2_SUBRESOURCES = new Set([
+  "acl",
+  "append",
+  "cors",
+  "delete",
+  "lifecycle",
+  "location",
+  "logging",
+  "notification",
+  "partnumber",
+  "policy",
+  "position",
+  "requestpayment",
+  "response-cache-control",
+  "response-content-disposition",
+  "response-content-encoding",
+  "response-content-language",
+  "response-content-type",
+  "response-expires",
+  "restore",
+  "tagging",
+  "torrent",
+  "uploadid",
+  "uploads",
+  "versionid",
+  "versioning",
+  "versions",
+  "website",
+  "x-image-process",
+]);
+
+function rawTarget(c: S3Context): { path: string; search: string } {
+  const raw = c.env?.incoming?.url ?? new URL(c.req.url).pathname + new URL(c.req.url).search;
+  const at = raw.indexOf("?");
+  return at < 0 ? { path: raw, search: "" } : { path: raw.slice(0, at), search: raw.slice(at + 1) };
+}
+
+function signatureMismatch(c: S3Context, accessKeyId: string): Response {
+  return s3Error(
+    c,
+    403,
+    "SignatureDoesNotMatch",
+    "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+    `<AWSAccessKeyId>${xml(accessKeyId)}</AWSAccessKeyId>`,
+  );
+}
+
+function unknownKey(c: S3Context, accessKeyId: string): Response {
+  return s3Error(
+    c,
+    403,
+    "InvalidAccessKeyId",
+    "The access key Id you provided does not exist in our records.",
+    `<AWSAccessKeyId>${xml(accessKeyId)}</AWSAccessKeyId>`,
+  );
+}
+
+/**
+ * The V2 (`AWS`) and OBS header signatures: base64 HMAC-SHA1 of the method, Content-MD5,
+ * Content-Type, Date, the sorted `x-amz-*` (`x-obs-*`) headers and the path with its sub-resources.
+ */
+function checkV2Signature(c: S3Context, options: S3Options, match: RegExpExecArray): Response | undefined {
+  const [, scheme, accessKeyId, signature] = match as unknown as string[];
+  const key = options.accessKeys.find((candidate) => candidate.accessKey === accessKeyId);
+  if (!key) return unknownKey(c, accessKeyId!);
+  const prefix = scheme === "OBS" ? "x-obs-" : "x-amz-";
+  const dateText = c.req.header(`${prefix}date`) ?? c.req.header("date");
+  const date = dateText ? new Date(dateText) : undefined;
+  if (!date || Number.isNaN(date.getTime()))
+    return s3Error(c, 403, "AccessDenied", `Date (or ${prefix}date) is missing or not an HTTP date.`);
+  if (Math.abs(date.getTime() - options.clock().getTime()) > MAX_SKEW_MS) {
+    return s3Error(
+      c,
+      403,
+      "RequestTimeTooSkewed",
+      "The difference between the request time and the current time is too large.",
+    );
+  }
+  const incoming = c.env?.incoming?.headers ?? {};
+  const signedHeaders = Object.keys(incoming)
+    .map((name) => name.toLowerCase())
+    .filter((name) => name.startsWith(prefix))
+    .sort()
+    .map((name) => `${name}:${c.req.header(name) ?? ""}\n`)
+    .join("");
+  const { path, search } = rawTarget(c);
+  const subresources = search
+    .split("&")
+    .filter(Boolean)
+    .map((pair) => {
+      const [name = "", value] = pair.split("=");
+      return { name: decodeURIComponent(name), value: value ? decodeURIComponent(value) : undefined };
+    })
+    .filter(({ name }) => V2_SUBRESOURCES.has(name.toLowerCase()))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map(({ name, value }) => (value === undefined ? name : `${name}=${value}`));
+  const resource = path + (subresources.length > 0 ? `?${subresources.join("&")}` : "");
+  const stringToSign = `${c.req.method}\n${c.req.header("content-md5") ?? ""}\n${c.req.header("content-type") ?? ""}\n${c.req.header("date") ?? ""}\n${signedHeaders}${resource}`;
+  const ours = createHmac("sha1", key.secretKey).update(stringToSign, "utf8").digest("base64");
+  if (ours.length !== signature!.length || !timingSafeEqual(Buffer.from(ours), Buffer.from(signature!)))
+    return signatureMismatch(c, accessKeyId!);
+  return undefined;
+}
+
+/** Checks a request's signature; undefined when it is right, else the S3 error to answer. */
 async function checkSignature(c: S3Context, options: S3Options): Promise<Response | undefined> {
   const header = c.req.header("authorization");
-  if (!header)
-    return s3Error(c, 403, "AccessDenied", "Anonymous access is not allowed: sign the request with SigV4.");
+  if (!header) return s3Error(c, 403, "AccessDenied", "Anonymous access is not allowed: sign the request.");
+  const v2 = V2_AUTHORIZATION.exec(header);
+  if (v2) return checkV2Signature(c, options, v2);
   const match = AUTHORIZATION.exec(header);
   if (!match) {
     return s3Error(
       c,
       400,
       "AuthorizationHeaderMalformed",
-      "The authorization header is malformed; only AWS4-HMAC-SHA256 is accepted.",
+      "The authorization header is malformed; AWS4-HMAC-SHA256, AWS (V2) and OBS signatures are accepted.",
     );
   }
   const [, accessKeyId, , region, service, signedHeaderList, signature] = match as unknown as string[];
   const key = options.accessKeys.find((candidate) => candidate.accessKey === accessKeyId);
-  if (!key) {
-    return s3Error(
-      c,
-      403,
-      "InvalidAccessKeyId",
-      "The access key Id you provided does not exist in our records.",
-      `<AWSAccessKeyId>${xml(accessKeyId!)}</AWSAccessKeyId>`,
-    );
-  }
+  if (!key) return unknownKey(c, accessKeyId!);
   const signingDate = amzDate(c.req.header("x-amz-date"));
   if (!signingDate)
     return s3Error(c, 403, "AccessDenied", "x-amz-date is missing or not of the form 20261206T120000Z.");
@@ -132,11 +234,9 @@ async function checkSignature(c: S3Context, options: S3Options): Promise<Respons
       return s3Error(c, 403, "AccessDenied", `the signed header ${name} is not in the request`);
     headers[name] = value;
   }
-  const raw = c.env?.incoming?.url ?? new URL(c.req.url).pathname + new URL(c.req.url).search;
-  const at = raw.indexOf("?");
-  const path = at < 0 ? raw : raw.slice(0, at);
+  const { path, search } = rawTarget(c);
   const query: Record<string, string | string[]> = {};
-  for (const [name, value] of new URLSearchParams(at < 0 ? "" : raw.slice(at + 1))) {
+  for (const [name, value] of new URLSearchParams(search)) {
     const before = query[name];
     query[name] = before === undefined ? value : [...(Array.isArray(before) ? before : [before]), value];
   }
@@ -159,15 +259,8 @@ async function checkSignature(c: S3Context, options: S3Options): Promise<Respons
     { signingDate, signableHeaders: new Set(signed) },
   );
   const ours = /Signature=([0-9a-f]{64})$/.exec(expected.headers["authorization"] ?? "")?.[1] ?? "";
-  if (ours.length !== signature!.length || !timingSafeEqual(Buffer.from(ours), Buffer.from(signature!))) {
-    return s3Error(
-      c,
-      403,
-      "SignatureDoesNotMatch",
-      "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-      `<AWSAccessKeyId>${xml(accessKeyId!)}</AWSAccessKeyId>`,
-    );
-  }
+  if (ours.length !== signature!.length || !timingSafeEqual(Buffer.from(ours), Buffer.from(signature!)))
+    return signatureMismatch(c, accessKeyId!);
   return undefined;
 }
 
@@ -284,12 +377,13 @@ export function mountS3Routes<E extends Env>(app: Hono<E>, options: S3Options): 
     if (denied) return denied;
     const bucket = c.req.param("bucket")!;
     const query = c.req.query();
-    if (query["list-type"] !== "2" || query["delimiter"] !== undefined) {
+    const v2 = query["list-type"] === "2";
+    if ((query["list-type"] !== undefined && !v2) || query["delimiter"] !== undefined) {
       return s3Error(
         c,
         501,
         "NotImplemented",
-        "The emulator lists objects only with ListObjectsV2 (list-type=2), without a delimiter.",
+        "The emulator lists objects with ListObjectsV2 (list-type=2) or ListObjects, without a delimiter.",
       );
     }
     if (!(await isDirectory(bucketDir(bucket))))
@@ -306,8 +400,8 @@ export function mountS3Routes<E extends Env>(app: Hono<E>, options: S3Options): 
       return s3Error(c, 400, "InvalidArgument", "max-keys must be a whole number.");
     const pageSize = Math.min(maxKeys, MAX_KEYS);
     const prefix = query["prefix"] ?? "";
-    const token = query["continuation-token"];
-    let after = query["start-after"] ?? "";
+    const token = v2 ? query["continuation-token"] : undefined;
+    let after = (v2 ? query["start-after"] : query["marker"]) ?? "";
     if (token !== undefined) {
       const decoded = Buffer.from(token, "base64url").toString("utf8");
       if (!decoded.startsWith("k:"))
@@ -332,7 +426,17 @@ export function mountS3Routes<E extends Env>(app: Hono<E>, options: S3Options): 
       last = key;
     }
     const truncated = count > 0 && keys.indexOf(last) < keys.length - 1;
-    let body = `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${xml(bucket)}</Name><Prefix>${encode(prefix)}</Prefix><KeyCount>${count}</KeyCount><MaxKeys>${maxKeys}</MaxKeys>`;
+    let body = `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${xml(bucket)}</Name><Prefix>${encode(prefix)}</Prefix>`;
+    if (!v2) {
+      // ListObjects (v1): the marker given, and (as OBS does) the next one whenever it is truncated.
+      body += `<Marker>${encode(query["marker"] ?? "")}</Marker>`;
+      if (truncated) body += `<NextMarker>${encode(last)}</NextMarker>`;
+      body += `<MaxKeys>${maxKeys}</MaxKeys>`;
+      if (urlEncoded) body += "<EncodingType>url</EncodingType>";
+      body += `<IsTruncated>${truncated}</IsTruncated>${contents}</ListBucketResult>`;
+      return c.body(body, 200, { "Content-Type": "application/xml" });
+    }
+    body += `<KeyCount>${count}</KeyCount><MaxKeys>${maxKeys}</MaxKeys>`;
     if (urlEncoded) body += "<EncodingType>url</EncodingType>";
     body += `<IsTruncated>${truncated}</IsTruncated>`;
     if (token !== undefined) body += `<ContinuationToken>${xml(token)}</ContinuationToken>`;
