@@ -58,6 +58,8 @@ export interface SpawnedEmulator {
   readonly pid: number;
   /** `GET /__emulator/ledger`: every accepted export, optionally of one phone or one request. */
   ledger(filter?: { phoneId?: string; requestId?: string }): Promise<LedgerEntry[]>;
+  /** `GET /__emulator/restore-ledger`: every accepted restore, filtered as `ledger`. */
+  restoreLedger(filter?: { phoneId?: string; requestId?: string }): Promise<LedgerEntry[]>;
   /** `GET /__emulator/stats`. */
   stats(): Promise<EmulatorStats>;
   /** `POST /__emulator/faults`: replaces the faults; `{}` clears them. */
@@ -154,17 +156,22 @@ export async function spawnEmulator(options: SpawnEmulatorOptions = {}): Promise
     return JSON.parse(text) as T;
   };
 
+  const ledgerOf = async (
+    route: "ledger" | "restore-ledger",
+    filter: { phoneId?: string; requestId?: string },
+  ): Promise<LedgerEntry[]> => {
+    const query = new URLSearchParams();
+    if (filter.phoneId !== undefined) query.set("phone_id", filter.phoneId);
+    if (filter.requestId !== undefined) query.set("request_id", filter.requestId);
+    const search = query.toString() ? `?${query}` : "";
+    return (await control<{ entries: LedgerEntry[] }>("GET", `/__emulator/${route}${search}`)).entries;
+  };
   return {
     url,
     dataDir,
     pid: child.pid ?? 0,
-    async ledger(filter = {}) {
-      const query = new URLSearchParams();
-      if (filter.phoneId !== undefined) query.set("phone_id", filter.phoneId);
-      if (filter.requestId !== undefined) query.set("request_id", filter.requestId);
-      const search = query.toString() ? `?${query}` : "";
-      return (await control<{ entries: LedgerEntry[] }>("GET", `/__emulator/ledger${search}`)).entries;
-    },
+    ledger: (filter = {}) => ledgerOf("ledger", filter),
+    restoreLedger: (filter = {}) => ledgerOf("restore-ledger", filter),
     stats: () => control<EmulatorStats>("GET", "/__emulator/stats"),
     async setFaults(faults) {
       await control("POST", "/__emulator/faults", faults);

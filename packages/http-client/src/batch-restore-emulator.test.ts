@@ -100,3 +100,94 @@ describe("batchRestore against the emulator", () => {
     expect(await readFile(OLD_PHONE, NOTES)).toBeUndefined();
   });
 });
+
+describe("restoreMany against the emulator", () => {
+  const phones = Array.from(
+    { length: 30 },
+    (_, n) => `00000000000000000000000000b1${String(n).padStart(4, "0")}`,
+  );
+  const KEEP = "/data/local/tmp/keep.bin";
+  const GONE = "/data/local/tmp/gone.txt";
+  const original = (phone: string) => `${phone}: ${"x".repeat(300)}\u00e9\n`;
+
+  async function files(phone: string): Promise<Record<string, string>> {
+    const response = await request(`${emulator.url}/__emulator/phones/${phone}/files`, { dispatcher });
+    const body = (await response.body.json()) as { files: string[] };
+    const out: Record<string, string> = {};
+    for (const path of body.files) {
+      if (path.startsWith("/data/local/tmp/")) out[path] = (await readFile(phone, path)) ?? "";
+    }
+    return out;
+  }
+
+  it("puts 30 phones' files back byte for byte after they were changed and deleted, with a journal", async () => {
+    for (const phone of phones) {
+      await putFile(phone, KEEP, original(phone));
+      await putFile(phone, GONE, `will be deleted from ${phone}\n`);
+    }
+    const before = new Map<string, Record<string, string>>();
+    for (const phone of phones) before.set(phone, await files(phone));
+    const infos: StorageInfo[] = phones.map((phone) => ({
+      phone_id: phone,
+      include_files: ["/data/local/tmp"],
+      bucket_name: "backups",
+      object_path: `many/${phone}.tar`,
+    }));
+    const wait = { intervalMs: 10, maxIntervalMs: 20, timeoutMs: 20_000 };
+    const exported: string[] = [];
+    for await (const result of client.exportMany(infos, { batchSize: 7, wait })) exported.push(result.state);
+    expect(exported).toEqual(phones.map(() => "succeeded"));
+    expect(Object.keys(before.get(phones[0]!)!).length).toBeGreaterThanOrEqual(2);
+
+    for (const phone of phones) {
+      await putFile(phone, KEEP, "changed after the export\n");
+      const response = await request(fileUrl(phone, GONE), { method: "DELETE", dispatcher });
+      await response.body.text();
+      expect(response.statusCode).toBe(200);
+    }
+    const journal = join(dir, "restore.journal");
+    const results = [];
+    for await (const result of client.restoreMany(
+      infos.map((info) => restoreInfoFromStorageInfo(info)),
+      { batchSize: 7, concurrency: 2, wait, journal },
+    ))
+      results.push(result);
+    results.sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+    expect(results.map((result) => [result.phoneId, result.state])).toEqual(
+      phones.map((phone) => [phone, "succeeded"]),
+    );
+    for (const phone of phones) expect(await files(phone)).toEqual(before.get(phone));
+
+    // A rerun with the journal restores nothing again.
+    const rerun = [];
+    for await (const result of client.restoreMany(
+      infos.map((info) => restoreInfoFromStorageInfo(info)),
+      { journal },
+    ))
+      rerun.push(result);
+    expect(rerun.every((result) => result.fromJournal && result.state === "succeeded")).toBe(true);
+    const ledger = await request(`${emulator.url}/__emulator/restore-ledger`, { dispatcher });
+    const entries = ((await ledger.body.json()) as { entries: Array<{ phone_id: string }> }).entries.filter(
+      (entry) => phones.includes(entry.phone_id),
+    );
+    expect(entries).toHaveLength(30);
+  });
+
+  it("refuses bad restore infos per phone, with the field path, and sends the others", async () => {
+    const results = [];
+    for await (const result of client.restoreMany([
+      { phone_id: phones[0]!, bucket_name: "backups", object_path: `many/${phones[0]}.tar` },
+      { phone_id: phones[1]!, bucket_name: "192.168.1.1", object_path: "x.tar" },
+      { phone_id: phones[0]!, bucket_name: "backups", object_path: "again.tar" },
+    ]))
+      results.push(result);
+    results.sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+    expect(results.map((result) => [result.state, result.errorCode])).toEqual([
+      ["accepted", undefined],
+      ["rejected", "bucket_ip_address"],
+      ["rejected", "duplicate_phone"],
+    ]);
+    expect(results[1]!.errorMessage).toMatch(/^bucket_name: /);
+    expect(results[2]!.errorMessage).toContain("it is restored once");
+  });
+});

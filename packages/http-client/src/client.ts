@@ -32,7 +32,14 @@ import {
 import type { Dispatcher } from "undici";
 import { type Authenticator, createAuthenticator } from "./auth.js";
 import { phoneResults } from "./batch-result.js";
-import { type ExportContext, type ExportSource, exportMany } from "./export-many.js";
+import {
+  EXPORT_OPERATION,
+  type ExportContext,
+  type ExportSource,
+  exportMany,
+  RESTORE_OPERATION,
+  type RestoreSource,
+} from "./export-many.js";
 import { listPhones, listServers, type PhoneFilter, type SendGet, type ServerFilter } from "./inventory.js";
 import type { JobReader } from "./job-poller.js";
 import {
@@ -338,6 +345,27 @@ class Client implements CphClient {
     return this.#postBatch(storageInfos, { signal: options.signal, headers });
   }
 
+  /** batch-restore without validation (restoreMany validated each phone already). */
+  async #postRestoreBatch(
+    restoreInfos: readonly RestoreInfo[],
+    control: SendControl,
+  ): Promise<BatchExportResult> {
+    const request = buildBatchImportRequest({
+      endpoint: this.endpoint,
+      projectId: this.projectId,
+      restoreInfos,
+    });
+    const answer = await this.#send(request, { ...control, target: this.#targetOf(request.url) });
+    let response: ReturnType<typeof parseBatchExportResponse>;
+    try {
+      response = parseBatchExportResponse(answer);
+    } catch (error) {
+      throw this.#scrub(error);
+    }
+    const requestId = response.request_id || headerValue(answer.headers, "x-request-id") || undefined;
+    return { requestId, response, phones: phoneResults(restoreInfos, response, requestId) };
+  }
+
   /** batch-storage without validation (exportMany validated each phone already). */
   async #postBatch(storageInfos: readonly StorageInfo[], control: SendControl): Promise<BatchExportResult> {
     const request = buildBatchExportRequest({
@@ -539,11 +567,32 @@ class Client implements CphClient {
     }
     const context: ExportContext = {
       projectId: this.projectId,
+      operation: EXPORT_OPERATION,
       validation: this.#validation,
       maxPhonesPerRequest: this.#validation.maxPhonesPerRequest ?? LIMITS.defaultPhonesPerRequest,
       postBatch: headers
         ? (infos, control) => this.#postBatch(infos, { ...control, headers })
         : (infos, control) => this.#postBatch(infos, control),
+      reader: (pacer) => this.#reader(headers, pacer),
+      note: (message) => this.#emit({ type: "journal", message }),
+    };
+    return exportMany(context, source, options);
+  }
+
+  restoreMany(source: RestoreSource, options: ExportManyOptions = {}): AsyncIterable<PhoneResult> {
+    let headers: Record<string, string> | undefined;
+    try {
+      headers = extraHeaders(options.headers);
+    } catch (error) {
+      return failing(error);
+    }
+    const context: ExportContext<RestoreInfo> = {
+      projectId: this.projectId,
+      operation: RESTORE_OPERATION,
+      validation: this.#validation,
+      maxPhonesPerRequest: this.#validation.maxPhonesPerRequest ?? LIMITS.defaultPhonesPerRequest,
+      postBatch: (infos, control) =>
+        this.#postRestoreBatch(infos, headers ? { ...control, headers } : control),
       reader: (pacer) => this.#reader(headers, pacer),
       note: (message) => this.#emit({ type: "journal", message }),
     };

@@ -1,13 +1,18 @@
 import {
+  type BatchOptions,
   CphAuthError,
   CphValidationError,
+  type RestoreInfo,
+  RestoreInfoBatcher,
   type StorageInfo,
   StorageInfoBatcher,
-  validateStorageInfo,
   type ValidationOptions,
+  type ValidationResult,
+  validateRestoreInfo,
+  validateStorageInfo,
 } from "@cph-export/core";
 import { RESULT_CODES } from "./batch-result.js";
-import { type ExportItem, type ExportSource, iteratorOf } from "./export-source.js";
+import { type BatchEntry, iteratorOf } from "./export-source.js";
 import { failedResults } from "./failed-results.js";
 import { Follower } from "./job-follower.js";
 import type { JobReader } from "./job-poller.js";
@@ -19,14 +24,40 @@ import { type AttemptPacer, NotSentError, type SendControl } from "./send-contro
 import { SkippedPhone } from "./skipped-phone.js";
 import type { BatchExportResult, ExportManyOptions, ExportProgress, PhoneResult } from "./types.js";
 
-export type { ExportSource } from "./export-source.js";
+export type { ExportSource, RestoreSource } from "./export-source.js";
 
-/** What `exportMany` needs from the client. */
-export interface ExportContext {
+/** What differs between the batch calls a run streams phones through: the rules and the batching. */
+export interface BatchOperation<T extends BatchEntry> {
+  name: "export" | "restore";
+  /** "exported", "restored": for the results' messages. */
+  done: string;
+  validate(value: unknown, options: ValidationOptions): ValidationResult<T>;
+  batcher(options: BatchOptions): { add(entry: T): T[] | undefined; flush(): T[] | undefined };
+}
+
+/** batch-storage (`storage_infos`). */
+export const EXPORT_OPERATION: BatchOperation<StorageInfo> = {
+  name: "export",
+  done: "exported",
+  validate: validateStorageInfo,
+  batcher: (options) => new StorageInfoBatcher(options),
+};
+
+/** batch-restore (`restore_infos`): the same engine, journal and guarantees as an export. */
+export const RESTORE_OPERATION: BatchOperation<RestoreInfo> = {
+  name: "restore",
+  done: "restored",
+  validate: validateRestoreInfo,
+  batcher: (options) => new RestoreInfoBatcher(options),
+};
+
+/** What `exportMany` / `restoreMany` need from the client. */
+export interface ExportContext<T extends BatchEntry = StorageInfo> {
   projectId: string;
+  operation: BatchOperation<T>;
   validation: ValidationOptions;
   maxPhonesPerRequest: number;
-  postBatch(infos: readonly StorageInfo[], control: SendControl): Promise<BatchExportResult>;
+  postBatch(infos: readonly T[], control: SendControl): Promise<BatchExportResult>;
   /** Reads jobs, each attempt paced by the run's pacer when it has one. */
   reader(pacer: AttemptPacer | undefined): JobReader;
   note(message: string): void;
@@ -60,7 +91,7 @@ function wholeNumber(
 
 /** A phone refused before sending (invalid, or a repeat), with what can be read of it. */
 function refused(
-  value: StorageInfo,
+  value: BatchEntry,
   phoneId: string,
   index: number,
   errorCode: string,
@@ -78,15 +109,16 @@ function refused(
 }
 
 /**
- * Streams any number of phones through batch-storage; see `CphClient.exportMany`. Reads the
- * source only when a request slot can take more, so memory is bounded by
- * `batchSize * (concurrency + 1)` phones plus the journal index and the followed jobs.
+ * Streams any number of phones through batch-storage or batch-restore (`context.operation`); see
+ * `CphClient.exportMany`. Reads the source only when a request slot can take more, so memory is
+ * bounded by `batchSize * (concurrency + 1)` phones plus the journal index and the followed jobs.
  */
-export async function* exportMany(
-  context: ExportContext,
-  source: ExportSource,
+export async function* exportMany<T extends BatchEntry>(
+  context: ExportContext<T>,
+  source: Iterable<T | SkippedPhone> | AsyncIterable<T | SkippedPhone>,
   options: ExportManyOptions = {},
 ): AsyncGenerator<PhoneResult, void, undefined> {
+  const operation = context.operation;
   const batchSize = wholeNumber(
     options.batchSize,
     Math.min(DEFAULT_BATCH_SIZE, context.maxPhonesPerRequest),
@@ -100,7 +132,7 @@ export async function* exportMany(
     progress();
     wake();
   });
-  const iterator = iteratorOf(source);
+  const iterator = iteratorOf<T>(source);
   // Opened once everything that may throw is built (see below): an open journal holds its lock.
   let journal: Journal | undefined;
 
@@ -119,11 +151,11 @@ export async function* exportMany(
   let readyHead = 0;
   const seen = new Set<string>();
   const positions = new Map<string, number>();
-  const batcher = new StorageInfoBatcher({
+  const batcher = operation.batcher({
     batchSize,
     ...(context.validation.maxBodyBytes ? { maxBodyBytes: context.validation.maxBodyBytes } : {}),
   });
-  let pendingBatch: StorageInfo[] | undefined;
+  let pendingBatch: T[] | undefined;
   /** Requests in flight (bounded by `concurrency`). */
   let requests = 0;
   /** Batches not finished: in flight, or having their results recorded in the journal. */
@@ -199,7 +231,7 @@ export async function* exportMany(
   };
 
   /** Reports the phone from the journal when an earlier run left it there and it is not to be resent. */
-  const answeredByJournal = (value: StorageInfo, phoneId: string, index: number): boolean => {
+  const answeredByJournal = (value: BatchEntry, phoneId: string, index: number): boolean => {
     const entry = journal?.index.get(phoneId);
     if (!entry) return false;
     journal!.index.delete(phoneId);
@@ -212,7 +244,7 @@ export async function* exportMany(
     return true;
   };
 
-  const handle = (value: StorageInfo | SkippedPhone, index: number) => {
+  const handle = (value: T | SkippedPhone, index: number) => {
     counts.read++;
     if (value instanceof SkippedPhone) {
       // Only for the result's fields: a skipped phone is never validated nor sent.
@@ -220,7 +252,7 @@ export async function* exportMany(
         phone_id: value.phoneId,
         bucket_name: value.bucketName,
         object_path: value.objectPath,
-      } as unknown as StorageInfo;
+      } as BatchEntry;
       if (seen.has(value.phoneId)) {
         settle([
           refused(
@@ -228,7 +260,7 @@ export async function* exportMany(
             value.phoneId,
             index,
             RESULT_CODES.duplicatePhone,
-            `phone ${value.phoneId} appears earlier in this run; it is exported once`,
+            `phone ${value.phoneId} appears earlier in this run; it is ${operation.done} once`,
           ),
         ]);
         return;
@@ -239,7 +271,7 @@ export async function* exportMany(
       return;
     }
     const phoneId = typeof value?.phone_id === "string" ? value.phone_id : "";
-    const validation = validateStorageInfo(value, context.validation);
+    const validation = operation.validate(value, context.validation);
     if (!validation.ok) {
       const issue = validation.issues[0]!;
       settle([
@@ -260,7 +292,7 @@ export async function* exportMany(
           phoneId,
           index,
           RESULT_CODES.duplicatePhone,
-          `phone ${phoneId} appears earlier in this run; it is exported once`,
+          `phone ${phoneId} appears earlier in this run; it is ${operation.done} once`,
         ),
       ]);
       return;
@@ -272,10 +304,10 @@ export async function* exportMany(
       return;
     }
     positions.set(phoneId, index);
-    pendingBatch = batcher.add(value);
+    pendingBatch = batcher.add(validation.value);
   };
 
-  const launch = (batch: StorageInfo[]) => {
+  const launch = (batch: T[]) => {
     const phones = batch.map((info) => info.phone_id);
     let requesting = true;
     const release = () => {
@@ -325,7 +357,11 @@ export async function* exportMany(
   };
 
   if (options.journal)
-    journal = await Journal.open(options.journal, { projectId: context.projectId, onNote: context.note });
+    journal = await Journal.open(options.journal, {
+      projectId: context.projectId,
+      operation: operation.name,
+      onNote: context.note,
+    });
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.signal?.aborted) stop.abort();
   stop.signal.addEventListener("abort", wake, { once: true });
@@ -350,7 +386,7 @@ export async function* exportMany(
         ready.length - readyHead < readyLimit &&
         !(follower && follower.size >= MAX_FOLLOWED_JOBS);
       if (canRead) {
-        let next: IteratorResult<ExportItem>;
+        let next: IteratorResult<T | SkippedPhone>;
         try {
           const step = iterator.next();
           if (step instanceof Promise || typeof (step as { then?: unknown }).then === "function") {
@@ -359,7 +395,7 @@ export async function* exportMany(
             next = await raceSignal(Promise.resolve(step), stop.signal);
             danglingNext = false;
           } else {
-            next = step as IteratorResult<ExportItem>;
+            next = step as IteratorResult<T | SkippedPhone>;
           }
         } catch (error) {
           // Aborted while the source was slow to give its next phone, or the source itself failed.

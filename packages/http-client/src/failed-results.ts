@@ -1,4 +1,5 @@
-import { CphApiError, CphError, CphNetworkError, type StorageInfo } from "@cph-export/core";
+import type { BatchEntry } from "./export-source.js";
+import { CphApiError, CphError, CphNetworkError } from "@cph-export/core";
 import { RESULT_CODES } from "./batch-result.js";
 import type { PhoneResult } from "./types.js";
 
@@ -6,7 +7,7 @@ import type { PhoneResult } from "./types.js";
 const SAME_KEY_IN_FLIGHT = "CPHGW.4091";
 
 /** The results of a request that failed after its retries: `rejected` when the answer proves nothing was done, else `unknown`. */
-export function failedResults(infos: readonly StorageInfo[], error: unknown): PhoneResult[] {
+export function failedResults(infos: readonly BatchEntry[], error: unknown): PhoneResult[] {
   let shared: Pick<PhoneResult, "state" | "errorCode" | "errorMessage" | "requestId">;
   if (error instanceof CphNetworkError && error.phase === "connect") {
     shared = { state: "rejected", errorCode: RESULT_CODES.notSent, errorMessage: error.message };

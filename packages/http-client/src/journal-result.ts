@@ -1,10 +1,10 @@
-import type { StorageInfo } from "@cph-export/core";
+import type { BatchEntry } from "./export-source.js";
 import { RESULT_CODES } from "./batch-result.js";
 import type { JournalEntry } from "./journal.js";
 import type { PhoneResult } from "./types.js";
 
 /** The result an earlier run's journal gives a phone, or undefined when the phone is to be sent again. */
-export function fromJournal(info: StorageInfo, entry: JournalEntry, index: number): PhoneResult | undefined {
+export function fromJournal(info: BatchEntry, entry: JournalEntry, index: number): PhoneResult | undefined {
   const base = {
     phoneId: info.phone_id,
     bucketName: info.bucket_name,

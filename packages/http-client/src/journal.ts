@@ -8,7 +8,8 @@ import type { PhoneResult, PhoneState } from "./types.js";
 
 /**
  * The journal is append-only NDJSON, one record a line:
- * - `{"type":"run","version":1,"run":ID,"projectId":P,"time":T}` when a run opens it;
+ * - `{"type":"run","version":1,"run":ID,"projectId":P,"operation":O,"time":T}` when a run opens it
+ *   (`O`: export or restore; a journal without it is an export's);
  * - `{"type":"sent","batch":B,"phones":[ids],"time":T}` written and synced BEFORE a request is sent;
  * - `{"type":"result","batch":B,"phone":ID,"state":S,...}` per phone once its state is known;
  * - `{"type":"unsent","batch":B,"phones":[ids]}` when a batch recorded as sent was in the end not sent;
@@ -77,7 +78,11 @@ interface ResultRecord {
 interface RunRecord {
   type: "run";
   projectId?: string;
+  operation?: string;
 }
+
+/** What a journal records the runs of: one operation, export or restore, never both. */
+export type JournalOperation = "export" | "restore";
 
 type JournalRecord = SentRecord | ResultRecord | RunRecord | VerifyRecord | { type: "repair" };
 
@@ -126,6 +131,7 @@ function journalError(path: string, message: string): CphError {
 async function readIndex(
   path: string,
   projectId: string,
+  operation: JournalOperation,
   onNote: (note: string) => void,
 ): Promise<{ index: Map<string, JournalEntry>; lines: number }> {
   const index = new Map<string, JournalEntry>();
@@ -162,6 +168,12 @@ async function readIndex(
           throw journalError(
             path,
             `it was written for project ${record.projectId}, not ${projectId}; use another journal file`,
+          );
+        }
+        if ((record.operation ?? "export") !== operation) {
+          throw journalError(
+            path,
+            `it is the journal of ${record.operation ?? "export"} runs, not of a ${operation}; use another journal file${operation === "restore" ? " (--from-journal reads an export's journal)" : ""}`,
           );
         }
         break;
@@ -241,8 +253,9 @@ export class Journal {
    */
   static async open(
     path: string,
-    options: { projectId: string; onNote: (note: string) => void },
+    options: { projectId: string; operation?: JournalOperation | undefined; onNote: (note: string) => void },
   ): Promise<Journal> {
+    const operation = options.operation ?? "export";
     const lock = await acquireJournalLock(path, options.onNote);
     let handle: FileHandle;
     try {
@@ -260,7 +273,7 @@ export class Journal {
       let index = new Map<string, JournalEntry>();
       let repair: string | undefined;
       if (size > 0) {
-        ({ index } = await readIndex(path, options.projectId, options.onNote));
+        ({ index } = await readIndex(path, options.projectId, operation, options.onNote));
         const last = Buffer.alloc(1);
         await handle.read(last, 0, 1, size - 1);
         if (last[0] !== 0x0a)
@@ -269,7 +282,7 @@ export class Journal {
       const journal = new Journal(path, handle, lock, index);
       const head = repair === undefined ? "" : `\n${JSON.stringify({ type: "repair", note: repair })}\n`;
       await journal.#append(
-        `${head}${JSON.stringify({ type: "run", version: JOURNAL_VERSION, run: journal.runId, projectId: options.projectId, time: new Date().toISOString() })}\n`,
+        `${head}${JSON.stringify({ type: "run", version: JOURNAL_VERSION, run: journal.runId, projectId: options.projectId, operation, time: new Date().toISOString() })}\n`,
       );
       return journal;
     } catch (error) {
@@ -277,6 +290,28 @@ export class Journal {
       await lock.release();
       throw error;
     }
+  }
+
+  /**
+   * Reads a journal another run wrote (an export's, for a restore from it) without locking or
+   * writing it: its index, phone id -> last state, bucket and object path.
+   */
+  static async read(
+    path: string,
+    options: { projectId: string; operation?: JournalOperation | undefined; onNote: (note: string) => void },
+  ): Promise<Map<string, JournalEntry>> {
+    try {
+      await (await open(path, "r")).close();
+    } catch (cause) {
+      throw new CphError(
+        "ERR_CPH_VALIDATION",
+        `journal ${path}: cannot read it (${(cause as Error).message})`,
+        {
+          cause,
+        },
+      );
+    }
+    return (await readIndex(path, options.projectId, options.operation ?? "export", options.onNote)).index;
   }
 
   /** A new batch id, unique within the journal. */

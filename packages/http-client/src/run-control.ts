@@ -1,10 +1,5 @@
-import {
-  CphValidationError,
-  formatMaxErrors,
-  type MaxErrors,
-  maxErrorsExceeded,
-  type StorageInfo,
-} from "@cph-export/core";
+import type { BatchEntry } from "./export-source.js";
+import { CphValidationError, formatMaxErrors, type MaxErrors, maxErrorsExceeded } from "@cph-export/core";
 import { AdaptiveLimit } from "./adaptive-limit.js";
 import { RESULT_CODES } from "./batch-result.js";
 import { RateLimiter } from "./rate-limiter.js";
@@ -116,7 +111,7 @@ export class RunControl {
   }
 
   /** The result of a phone the run will not send because it stopped. */
-  notSent(info: StorageInfo, index: number | undefined): PhoneResult {
+  notSent(info: BatchEntry, index: number | undefined): PhoneResult {
     const limit = this.#maxErrors ? formatMaxErrors(this.#maxErrors) : "";
     return {
       phoneId: info.phone_id,

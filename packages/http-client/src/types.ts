@@ -295,6 +295,16 @@ export interface CphClient {
     source: Iterable<StorageInfo | SkippedPhone> | AsyncIterable<StorageInfo | SkippedPhone>,
     options?: ExportManyOptions,
   ): AsyncIterable<PhoneResult>;
+  /**
+   * Restores any number of phones from their archives (batch-restore, BatchImportCloudPhoneData)
+   * with `exportMany`'s guarantees and options: streamed, batched, bounded concurrency, a journal
+   * (of restore runs only: an export's journal is refused) to resume without restoring a phone
+   * twice, no blind resend of a POST, waiting on jobs; one result per input phone.
+   */
+  restoreMany(
+    source: Iterable<RestoreInfo | SkippedPhone> | AsyncIterable<RestoreInfo | SkippedPhone>,
+    options?: ExportManyOptions,
+  ): AsyncIterable<PhoneResult>;
   close(): Promise<void>;
 }
 

@@ -38,9 +38,10 @@ afterAll(async () => {
 function run(
   journal: string,
   killAfter?: number,
+  operation: "export" | "restore" = "export",
 ): Promise<{ results: PhoneResult[]; code: number | null; signal: string | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SCRIPT, emulator.url, journal, String(COUNT)], {
+    const child = spawn(process.execPath, [SCRIPT, emulator.url, journal, String(COUNT), operation], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const results: PhoneResult[] = [];
@@ -95,4 +96,30 @@ it("resumes a run killed half way without exporting any phone twice, and reports
   const resent = second.results.filter((r) => r.state === "accepted" && !r.fromJournal);
   expect(resent.length).toBeGreaterThan(0);
   expect(ledger.length).toBeLessThanOrEqual(COUNT);
+});
+
+it("resumes a restore killed half way without restoring any phone twice, and refuses an export's journal", async () => {
+  const journal = join(dir, "restore.journal");
+  const first = await run(journal, 200, "restore");
+  expect(first.signal).toBe("SIGKILL");
+  expect(first.results.length).toBeLessThan(COUNT);
+  const second = await run(journal, undefined, "restore");
+  expect(second.stderr).toBe("");
+  expect(second.code).toBe(0);
+  expect(second.results).toHaveLength(COUNT);
+  expect(new Set(second.results.map((r) => r.phoneId)).size).toBe(COUNT);
+  const ledger = await emulator.restoreLedger();
+  const phones = ledger.map((entry) => entry.phone_id);
+  expect(new Set(phones).size).toBe(phones.length);
+  expect(phones.length).toBeLessThanOrEqual(COUNT);
+  for (const earlier of first.results)
+    expect(second.results.find((r) => r.phoneId === earlier.phoneId)).toMatchObject({
+      state: "accepted",
+      jobId: earlier.jobId,
+      fromJournal: true,
+    });
+  // A journal records one operation: the export journal above is no restore's.
+  const mixed = await run(join(dir, "export.journal"), undefined, "restore");
+  expect(mixed.code).not.toBe(0);
+  expect(mixed.stderr).toContain("it is the journal of export runs, not of a restore");
 });
