@@ -1,4 +1,9 @@
-import { type StorageInfo, validateStorageInfo } from "@cph-export/core";
+import {
+  type RestoreInfo,
+  type StorageInfo,
+  validateRestoreInfo,
+  validateStorageInfo,
+} from "@cph-export/core";
 import type { InputRecord } from "./input/records.js";
 import type { ObjectPathTemplate } from "./template.js";
 
@@ -10,6 +15,11 @@ export interface RowDefaults {
   template?: ObjectPathTemplate | undefined;
   /** The run's start; `{date}` in templates. */
   date: Date;
+  /**
+   * `restore`: rows are restore infos (phone, bucket, object path); an export's `include_files` and
+   * `exclude_files` in them are ignored, so an export's input restores as it is. Default `export`.
+   */
+  operation?: "export" | "restore" | undefined;
 }
 
 /** One issue of one input row, located by line and field path (`include_files[1]`). */
@@ -27,8 +37,8 @@ export interface PreparedRow {
   line: number;
   /** Position of the phone in the input, from 0. */
   index: number;
-  /** The storage info to send, when the row has no error. */
-  info?: StorageInfo;
+  /** What to send, when the row has no error: a storage info, or a restore info for a restore. */
+  info?: StorageInfo | RestoreInfo;
   issues: RowIssue[];
 }
 
@@ -100,9 +110,14 @@ export class RowPreparer {
     }
     const given: Record<string, unknown> = { ...(value as Record<string, unknown>) };
     for (const field of INFORMATIONAL_FIELDS) delete given[field];
+    const restore = this.#defaults.operation === "restore";
+    if (restore) {
+      delete given["include_files"];
+      delete given["exclude_files"];
+    }
     const { row, filled } = this.#fill(given, index);
     const phoneId = typeof row["phone_id"] === "string" ? row["phone_id"] : undefined;
-    const result = validateStorageInfo(row);
+    const result = restore ? validateRestoreInfo(row) : validateStorageInfo(row);
     const found = [...(result.ok ? [] : result.issues), ...result.warnings];
     for (const issue of found) {
       issues.push({
@@ -124,13 +139,14 @@ export class RowPreparer {
           path: "phone_id",
           code: "phone_id_duplicate",
           severity: "error",
-          message: `phone ${phoneId} is already on line ${first}; a run exports each phone once`,
+          message: `phone ${phoneId} is already on line ${first}; a run ${restore ? "restores" : "exports"} each phone once`,
         });
       }
     }
     const bucket = row["bucket_name"];
     const objectPath = row["object_path"];
-    if (typeof bucket === "string" && typeof objectPath === "string") {
+    // Many phones may restore from one archive; only an export would overwrite one.
+    if (!restore && typeof bucket === "string" && typeof objectPath === "string") {
       const key = `${bucket}/${objectPath}`;
       const first = this.#objects.get(key);
       if (first === undefined) this.#objects.set(key, line);
@@ -146,7 +162,8 @@ export class RowPreparer {
       }
     }
     const ok = !issues.some((issue) => issue.severity === "error");
-    return ok ? { line, index, info: toStorageInfo(row), issues } : { line, index, issues };
+    if (!ok) return { line, index, issues };
+    return { line, index, info: restore ? toRestoreInfo(row) : toStorageInfo(row), issues };
   }
 
   #fill(
@@ -156,11 +173,12 @@ export class RowPreparer {
     const defaults = this.#defaults;
     const row: Record<string, unknown> = { ...value };
     const filled = new Set<string>();
-    if (row["include_files"] === undefined && defaults.include && defaults.include.length > 0) {
+    const restore = defaults.operation === "restore";
+    if (!restore && row["include_files"] === undefined && defaults.include && defaults.include.length > 0) {
       row["include_files"] = [...defaults.include];
       filled.add("include_files");
     }
-    if (row["exclude_files"] === undefined && defaults.exclude && defaults.exclude.length > 0) {
+    if (!restore && row["exclude_files"] === undefined && defaults.exclude && defaults.exclude.length > 0) {
       row["exclude_files"] = [...defaults.exclude];
       filled.add("exclude_files");
     }
@@ -195,4 +213,12 @@ function toStorageInfo(row: Record<string, unknown>): StorageInfo {
   };
   if (row["exclude_files"] !== undefined) info.exclude_files = row["exclude_files"] as string[];
   return info;
+}
+
+function toRestoreInfo(row: Record<string, unknown>): RestoreInfo {
+  return {
+    phone_id: row["phone_id"] as string,
+    bucket_name: row["bucket_name"] as string,
+    object_path: row["object_path"] as string,
+  };
 }

@@ -231,7 +231,8 @@ async function readLocations(
         if (issue.severity !== "error") continue;
         if (++errors <= MAX_PRINTED_ISSUES) context.err.write(`${formatIssue(issue, source)}\n`);
       }
-      if (row.info) locations.push({ phoneId: row.info.phone_id, info: row.info });
+      // An export preparer: its rows are storage infos.
+      if (row.info) locations.push({ phoneId: row.info.phone_id, info: row.info as StorageInfo });
     }
     if (errors > MAX_PRINTED_ISSUES)
       context.err.write(`... and ${errors - MAX_PRINTED_ISSUES} more issues\n`);
@@ -323,7 +324,7 @@ function resendInfos(
       const issue = prepared.issues.find((candidate) => candidate.severity === "error");
       throw usageError(`cannot rebuild the request of phone ${row.phone_id}: ${issue?.message ?? "invalid"}`);
     }
-    infos.push(prepared.info);
+    infos.push(prepared.info as StorageInfo);
   }
   context.err.write(`verify: resending ${infos.length} phones with the journal's bucket and object paths\n`);
   return infos;

@@ -5,6 +5,7 @@ import {
   type CphClientOptions,
   type ExportManyOptions,
   type ExportSource,
+  type RestoreSource,
   type PhoneFilter,
   type PhoneResult,
   type ServerFilter,
@@ -53,6 +54,8 @@ export class FakeClient implements CphClient {
   /** Every listPhones call, with its filter. */
   readonly phoneFilters: PhoneFilter[] = [];
   exportOptions: ExportManyOptions | undefined;
+  /** Whether the run was a restoreMany. */
+  restoring = false;
   /** What listPhones and listServers walk, filtered as CPH filters. */
   phones: Phone[] = [];
   servers: CloudPhoneServer[] = [];
@@ -164,6 +167,12 @@ export class FakeClient implements CphClient {
       yield result;
     }
     if (this.#throwAfter !== undefined) throw this.#throwAfter;
+  }
+
+  /** As exportMany: `decide` answers each restore info (`sent` records them, as storage infos). */
+  restoreMany(source: RestoreSource, options: ExportManyOptions = {}): AsyncIterable<PhoneResult> {
+    this.restoring = true;
+    return this.exportMany(source as unknown as ExportSource, options);
   }
 
   async close(): Promise<void> {
