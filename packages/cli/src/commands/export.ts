@@ -1,8 +1,6 @@
 import {
   DEFAULT_EXPORTABLE_STATUSES,
-  formatMaxErrors,
   type HttpRequest,
-  isTransientErrorCode,
   redactHeaders,
   resolveEndpoint,
   signRequest,
@@ -11,18 +9,15 @@ import {
   utf8Text,
   buildBatchExportRequest,
 } from "@cph-export/core";
-import type { CphClient, ExportProgress, PhoneResult, SkippedPhone } from "@cph-export/http-client";
+import type { CphClient, SkippedPhone } from "@cph-export/http-client";
 import { type ClientFactory, openClient, userAgent } from "../client.js";
-import { colorEnabled, type ResolvedConfig, requireTarget, resolveConfig } from "../config.js";
-import { formatDuration } from "../duration.js";
-import { CliError, isAbortError, isAuthErrorCode, usageError } from "../errors.js";
-import { EXIT, worstExit } from "../exit-codes.js";
+import { type ResolvedConfig, requireTarget, resolveConfig } from "../config.js";
+import { CliError, usageError } from "../errors.js";
+import { EXIT } from "../exit-codes.js";
 import { checkFlagValues } from "../flag-values.js";
-import { type Context, terminalWidth } from "../io.js";
+import type { Context } from "../io.js";
 import { type ExportOptions, exportOptionsSchema, type OutputFormat, parseOptions } from "../options.js";
-import { type ProgressSnapshot, ProgressDisplay } from "../output/progress.js";
-import { type PhoneRow, phoneColumns, ResultWriter } from "../output/results.js";
-import { formatIssue, openPhones, type PhoneSource, type SourceRecord, scanPhones } from "../phones.js";
+import { formatIssue, openPhones, type PhoneSource, scanPhones } from "../phones.js";
 import { type RowDefaults, type RowIssue, RowPreparer } from "../rows.js";
 import {
   describeSelection,
@@ -31,7 +26,7 @@ import {
   selectionSource,
   selectPhones,
 } from "../selection.js";
-import { type ObsFactory, type ObsSettings, obsSettings } from "../obs.js";
+import { type ObsFactory, obsSettings } from "../obs.js";
 import { parseObjectPathTemplate } from "../template.js";
 import { type BatchRunSpec, type Meta, recordPhoneId, runBatches, type Skips } from "./batch-run.js";
 
