@@ -1,16 +1,12 @@
 import {
   DEFAULT_EXPORTABLE_STATUSES,
-  type HttpRequest,
-  redactHeaders,
   resolveEndpoint,
-  signRequest,
   StorageInfoBatcher,
   type StorageInfo,
-  utf8Text,
   buildBatchExportRequest,
 } from "@cph-export/core";
 import type { CphClient, SkippedPhone } from "@cph-export/http-client";
-import { type ClientFactory, openClient, userAgent } from "../client.js";
+import { type ClientFactory, openClient } from "../client.js";
 import { type ResolvedConfig, requireTarget, resolveConfig } from "../config.js";
 import { CliError, usageError } from "../errors.js";
 import { EXIT } from "../exit-codes.js";
@@ -29,6 +25,7 @@ import {
 import { type ObsFactory, obsSettings } from "../obs.js";
 import { parseObjectPathTemplate } from "../template.js";
 import { type BatchRunSpec, type Meta, recordPhoneId, runBatches, type Skips } from "./batch-run.js";
+import { printRequests } from "./dry-run.js";
 
 /** Issues `export` prints before refusing an invalid input; `validate` prints them all. */
 const MAX_PRINTED_ISSUES = 20;
@@ -110,8 +107,24 @@ export async function exportCommand(
         `--object-path "${template.source}" has no {phone_id} or {index}, so all ${sendable} phones would overwrite one object; add {phone_id}.`,
       );
     }
-    if (options.dryRun)
-      return await dryRun(options, config, source, defaults, scan.phones, format, context, skips);
+    if (options.dryRun) {
+      const endpoint = resolveEndpoint({ region: config.region, endpoint: config.endpoint });
+      const projectId = config.projectId as string;
+      const batcher = new StorageInfoBatcher({ batchSize: options.batchSize });
+      return await printRequests(
+        {
+          operation: "export",
+          items: (meta, signal) => storageInfos(source, defaults, meta, signal, skips),
+          batcher,
+          build: (batch) => buildBatchExportRequest({ endpoint, projectId, storageInfos: batch }),
+        },
+        config,
+        source,
+        scan.phones,
+        format,
+        context,
+      );
+    }
     const sending = client;
     client = undefined;
     const spec: BatchRunSpec<StorageInfo> = {
@@ -278,102 +291,4 @@ async function* storageInfos(
     meta[row.index] = { line: row.line, bucket: row.info.bucket_name, objectPath: row.info.object_path };
     yield row.info as StorageInfo;
   }
-}
-
-async function dryRun(
-  options: ExportOptions,
-  config: ResolvedConfig,
-  source: PhoneSource,
-  defaults: RowDefaults,
-  total: number,
-  format: OutputFormat,
-  context: Context,
-  skips: Skips | undefined,
-): Promise<number> {
-  const endpoint = resolveEndpoint({ region: config.region, endpoint: config.endpoint });
-  const projectId = config.projectId as string;
-  const batcher = new StorageInfoBatcher({ batchSize: options.batchSize });
-  let requests = 0;
-  const emit = async (batch: StorageInfo[]) => {
-    const request = await authenticate(
-      buildBatchExportRequest({ endpoint, projectId, storageInfos: batch }),
-      config,
-      projectId,
-      context.now(),
-    );
-    requests++;
-    const headers = redactHeaders(request.headers) as Record<string, string>;
-    const body = request.body ? utf8Text(request.body) : "";
-    if (format === "table") {
-      const lines = [
-        `${request.method} ${request.url}`,
-        ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
-      ];
-      await context.out.writeAsync(`${lines.join("\n")}\n\n${body}\n\n`);
-    } else {
-      const json = JSON.stringify({ method: request.method, url: request.url, headers, body });
-      if (format === "ndjson") await context.out.writeAsync(`${json}\n`);
-      else await context.out.writeAsync(`${requests === 1 ? "[\n  " : ",\n  "}${json}`);
-    }
-  };
-  const meta: Meta[] = [];
-  let index = 0;
-  let skipped = 0;
-  for await (const item of storageInfos(source, defaults, meta, context.io.signal, skips)) {
-    const where = source.where(meta[index++]?.line ?? 0);
-    if (!("phone_id" in item)) {
-      skipped++;
-      context.err.write(`skip ${where}: ${item.errorMessage}\n`);
-      continue;
-    }
-    if (source.kind === "api") context.err.write(`send ${where}\n`);
-    const batch = batcher.add(item);
-    if (batch) await emit(batch);
-  }
-  const rest = batcher.flush();
-  if (rest) await emit(rest);
-  if (format === "json") await context.out.writeAsync(requests === 0 ? "[]\n" : "\n]\n");
-  if (config.credentials?.type === "password") {
-    context.err.write(
-      `dry run: a real run first gets an IAM token for ${config.credentials.userName}; its request is not shown.\n`,
-    );
-  }
-  if (!config.credentials)
-    context.err.write(
-      "dry run: no credentials are configured, so the requests are shown unsigned; a real run needs them.\n",
-    );
-  const sent = total - skipped;
-  const skippedText = skipped > 0 ? `; ${skipped} skipped, not exportable` : "";
-  context.err.write(
-    `dry run: ${sent} ${sent === 1 ? "phone" : "phones"} in ${requests} ${requests === 1 ? "request" : "requests"} to ${endpoint}${skippedText}; nothing was sent.\n`,
-  );
-  return EXIT.ok;
-}
-
-/**
- * Adds what a real run sends: the credentials (the caller redacts them before printing), then the
- * User-Agent, which the client adds after signing, as the official SDKs leave it unsigned.
- */
-async function authenticate(
-  request: HttpRequest,
-  config: ResolvedConfig,
-  projectId: string,
-  date: Date,
-): Promise<HttpRequest> {
-  const credentials = config.credentials;
-  let authenticated = request;
-  if (credentials?.type === "aksk") {
-    authenticated = await signRequest(request, {
-      accessKey: credentials.accessKey,
-      secretKey: credentials.secretKey,
-      securityToken: credentials.securityToken,
-      projectId,
-      date,
-    });
-  } else if (credentials) {
-    // Token and IAM password both send X-Auth-Token; the value is redacted anyway.
-    const token = credentials.type === "token" ? credentials.token : "iam-token";
-    authenticated = { ...request, headers: { ...request.headers, "X-Auth-Token": token } };
-  }
-  return { ...authenticated, headers: { ...authenticated.headers, "User-Agent": userAgent() } };
 }
