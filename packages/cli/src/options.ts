@@ -137,6 +137,30 @@ export const exportOptionsSchema = globalOptionsSchema.extend({
 });
 export type ExportOptions = z.infer<typeof exportOptionsSchema>;
 
+export const restoreOptionsSchema = globalOptionsSchema.extend({
+  phoneId: list,
+  bucket: z.string().optional(),
+  objectPath: z.string().optional(),
+  input: nonEmpty("--input").optional(),
+  inputFormat: oneOf("--input-format", INPUT_FORMATS).optional(),
+  fromJournal: nonEmpty("--from-journal").optional(),
+  toPhoneMap: nonEmpty("--to-phone-map").optional(),
+  dryRun: z.boolean().default(false),
+  yes: z.boolean().default(false),
+  wait: z.boolean().default(false),
+  timeout: duration("--timeout").optional(),
+  pollInterval: duration("--poll-interval").optional(),
+  concurrency: integer("--concurrency", 1, 64).default(4),
+  batchSize: integer("--batch-size", 1, 1000).default(100),
+  journal: nonEmpty("--journal").optional(),
+  retryUnknown: z.boolean().default(false),
+  maxErrors: parsed("--max-errors", parseMaxErrors).optional(),
+  rate: parsed("--rate", parseRate).optional(),
+  output: oneOf("--output", OUTPUTS).optional(),
+  clockSkew: z.undefined().optional(),
+});
+export type RestoreOptions = z.infer<typeof restoreOptionsSchema>;
+
 /** An ISO 8601 time with a zone (`2026-12-06T12:00:00Z`), for `--since`. */
 function isoTime(flag: string) {
   return z.string().transform((text, ctx) => {

@@ -8,6 +8,7 @@ export type CommandName =
   | "export"
   | "validate"
   | "verify"
+  | "restore"
   | "jobs get"
   | "jobs list"
   | "jobs wait"
@@ -150,6 +151,24 @@ Examples:
   $ cph-export verify --journal run.journal --report proof.csv
   $ cph-export verify --journal run.journal --resend-missing --include /data --wait
   $ cph-export verify --input phones.csv --since 2026-12-06T00:00:00Z --output json
+`;
+
+const RESTORE_HELP = `
+Restore replaces the files of each phone under the archive's paths with the archive's contents
+(BatchImportCloudPhoneData). Data exported from a newer Android version cannot be restored onto an
+older one: such a phone's job fails. The whole input is validated first (every issue listed, exit 2,
+nothing sent); then, on a terminal, it asks before anything is sent; without one, --yes is needed.
+
+--from-journal EXPORT_JOURNAL restores every phone whose export succeeded from the archive it wrote;
+the others are reported rejected (not_exported) and not sent. --to-phone-map FILE restores the
+archives onto other phones (a migration): only the phones it names are restored, each onto its
+target; the others are reported rejected (not_in_map). --journal records the restore (a restore's
+journal, never the export's), so a rerun after Ctrl-C or a crash restores no phone twice.
+
+Examples:
+  $ cph-export restore --from-journal fleet.journal --journal restore.journal --wait
+  $ cph-export restore --from-journal fleet.journal --to-phone-map new-phones.csv --yes --wait
+  $ cph-export restore --phone-id 1a2b3c4d --bucket my-backups --object-path 'cph/{phone_id}.tar' --dry-run
 `;
 
 const VALIDATE_HELP = `
@@ -361,6 +380,46 @@ export function buildProgram(settings: ProgramSettings): Command {
     .option("--output <format>", OUTPUT_DESCRIPTION)
     .addHelpText("after", VERIFY_HELP)
     .action(dispatch("verify"));
+
+  program
+    .command("restore")
+    .description("put phones' data back from their archives (batch-restore); asks first, or --yes")
+    .option(
+      "--from-journal <file>",
+      "the export's journal: each phone it exported, from the archive it wrote",
+    )
+    .option(
+      "--to-phone-map <file>",
+      'restore onto other phones: CSV from_phone_id,to_phone_id or JSON {"from": "to"}',
+    )
+    .option(
+      "--input <file>",
+      "JSON array, NDJSON or CSV of phones (phone_id, bucket_name, object_path); - reads stdin",
+    )
+    .option("--input-format <format>", "json, ndjson or csv (default: from the extension)")
+    .option("--phone-id <id>", "phone to restore (repeatable), with --bucket and --object-path", collect)
+    .option("--bucket <name>", "bucket of the archives, for rows without bucket_name")
+    .option(
+      "--object-path <template>",
+      "archive key for rows without object_path: {phone_id}, {date}, {index}",
+    )
+    .option("--yes", "do not ask before overwriting the phones' data (needed without a terminal)")
+    .option("--dry-run", "validate and print the requests (credentials redacted) without sending them")
+    .option("--wait", "follow the restore jobs until they end")
+    .option("--timeout <duration>", "with --wait: stop waiting after this long")
+    .option("--poll-interval <duration>", "with --wait: first polling interval")
+    .option("--concurrency <n>", "requests in flight (1-64, default 4)")
+    .option("--batch-size <n>", "phones per request (default 100)")
+    .option("--max-errors <n|p%>", "stop sending after more than N errors or P% of the phones answered")
+    .option("--rate <n/s>", "requests per second to CPH, polling included")
+    .option(
+      "--journal <file>",
+      "record this restore here; a rerun with the same file resumes (never an export's journal)",
+    )
+    .option("--retry-unknown", "with --journal: resend the phones an earlier run left unknown")
+    .option("--output <format>", OUTPUT_DESCRIPTION)
+    .addHelpText("after", RESTORE_HELP)
+    .action(dispatch("restore"));
 
   const jobs = program
     .command("jobs")

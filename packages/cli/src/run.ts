@@ -81,6 +81,8 @@ async function runCommand(
         return await (await import("./commands/validate.js")).validateCommand(options, context);
       case "verify":
         return await (await import("./commands/verify.js")).verifyCommand(options, context, dependencies);
+      case "restore":
+        return await (await import("./commands/restore.js")).restoreCommand(options, context, dependencies);
       case "jobs get":
         return await (await import("./commands/jobs.js")).jobsGetCommand(options, context, dependencies);
       case "jobs list":

@@ -391,7 +391,8 @@ function summarize(
   if (tally.failed > 0) parts.push(`${tally.failed} failed`);
   if (tally.rejected > 0) parts.push(`${tally.rejected} rejected`);
   if (tally.unknown > 0) parts.push(`${tally.unknown} unknown`);
-  if (tally.skipped > 0) parts.push(`${tally.skipped} skipped (not exportable)`);
+  if (tally.skipped > 0)
+    parts.push(`${tally.skipped} skipped (${operation === "export" ? "not exportable" : "not in the map"})`);
   const of = results < total ? `${results} of ${total}` : `${total}`;
   const resumed = tally.resumed > 0 ? ` (${tally.resumed} from the journal${table ? ", marked *" : ""})` : "";
   context.err.write(
