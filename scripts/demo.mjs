@@ -1,9 +1,11 @@
 // `npm run demo`: starts the built emulator on a free loopback port, exports the 40 phones of
 // examples/demo-phones.ndjson with the built cph-export (progress bar, result table), shows where
-// the archives landed and what one holds, and stops the emulator, also on Ctrl-C.
+// the archives landed and what one holds, proves them in the bucket (verify), restores three
+// phones whose files were changed and shows the files came back, and stops the emulator, also on
+// Ctrl-C.
 import { spawn } from "node:child_process";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { createInterface } from "node:readline";
@@ -69,11 +71,12 @@ async function stopEmulator() {
   return true;
 }
 
-function runCli(args, env) {
+function runCli(args, env, { quiet = false } = {}) {
   return new Promise((resolve) => {
     // Inherited stdio: on a terminal the CLI draws its progress bar and prints its table itself.
+    // `quiet`: its results (stdout) are not shown, only its messages and summary (stderr).
     const child = spawn(process.execPath, [cliBin, ...args], {
-      stdio: "inherit",
+      stdio: quiet ? ["inherit", "ignore", "inherit"] : "inherit",
       env: { ...process.env, ...env },
     });
     child.on("close", (code, signal) => resolve(code ?? (signal === "SIGINT" ? 130 : 1)));
@@ -110,6 +113,88 @@ async function firstEntries(archive, count) {
   createReadStream(archive).pipe(extract);
   await done;
   return { names, total };
+}
+
+/** The files of an emulated phone (its overlay of changes included), through the control routes. */
+async function phoneFile(phoneId, path) {
+  const response = await fetch(
+    `${emulator.url}/__emulator/phones/${phoneId}/file?path=${encodeURIComponent(path)}`,
+  );
+  return response.status === 200 ? Buffer.from(await response.arrayBuffer()) : undefined;
+}
+
+async function changePhoneFile(phoneId, path, content) {
+  const url = `${emulator.url}/__emulator/phones/${phoneId}/file?path=${encodeURIComponent(path)}`;
+  const response = await fetch(
+    url,
+    content === undefined ? { method: "DELETE" } : { method: "PUT", body: content },
+  );
+  if (response.status !== 200) throw new Error(`could not change ${path} on ${phoneId}: ${response.status}`);
+}
+
+/** Changes and deletes a file on a few exported phones, restores them, and shows the files came back. */
+async function restoreStep(archives, bucketDir, env) {
+  say(bold("== Restore: put three phones' data back"));
+  const picked = [];
+  for (const archive of archives) {
+    const phoneId = archive.slice(archive.lastIndexOf("/") + 1, -".tar".length);
+    const listed = await (await fetch(`${emulator.url}/__emulator/phones/${phoneId}/files`)).json();
+    // Files the export took: under /data, not /data/local/tmp (see the export's flags above).
+    const [changed, deleted] = listed.files.filter(
+      (path) => path.startsWith("/data/") && !path.startsWith("/data/local/tmp/"),
+    );
+    picked.push({
+      phoneId,
+      objectPath: relative(bucketDir, archive),
+      changed: { path: changed, before: await phoneFile(phoneId, changed) },
+      deleted: { path: deleted, before: await phoneFile(phoneId, deleted) },
+    });
+  }
+  for (const phone of picked) {
+    await changePhoneFile(phone.phoneId, phone.changed.path, "overwritten by mistake\n");
+    await changePhoneFile(phone.phoneId, phone.deleted.path, undefined);
+    say(`  ${phone.phoneId}: overwrote ${phone.changed.path}, deleted ${phone.deleted.path}`);
+  }
+  const input = join(demoDir, "restore-phones.ndjson");
+  await writeFile(
+    input,
+    picked
+      .map((phone) =>
+        JSON.stringify({ phone_id: phone.phoneId, bucket_name: BUCKET, object_path: phone.objectPath }),
+      )
+      .join("\n"),
+  );
+  const args = [
+    "restore",
+    "--input",
+    relative(process.cwd(), input) || input,
+    "--journal",
+    join(demoDir, "restore.journal"),
+    "--yes",
+    "--wait",
+    "--poll-interval",
+    "500ms",
+    "--output",
+    "table",
+  ];
+  say(bold(`$ cph-export ${args.join(" ")}`));
+  const code = await runCli(args, env);
+  if (interrupted || code === 130) return 130;
+  if (code !== 0) {
+    say(`cph-export restore exited with ${code}; the demo expected 0. See the messages above.`);
+    return code;
+  }
+  for (const phone of picked) {
+    for (const file of [phone.changed, phone.deleted]) {
+      const now = await phoneFile(phone.phoneId, file.path);
+      const same = now !== undefined && file.before !== undefined && now.equals(file.before);
+      say(
+        `  ${phone.phoneId} ${file.path}: ${same ? `back, ${now.length} bytes, identical to before` : "NOT restored"}`,
+      );
+      if (!same) return 1;
+    }
+  }
+  return 0;
 }
 
 async function main() {
@@ -211,6 +296,29 @@ async function main() {
     say(bold(`== The first entries of ${relative(bucketDir, sample)} (${total} entries)`));
     for (const name of names) say(`  ${name}`);
   }
+  say();
+  const env = {
+    CPH_ENDPOINT: emulator.url,
+    CPH_OBS_ENDPOINT: emulator.url,
+    CPH_PROJECT_ID: DEMO.projectId,
+    HUAWEICLOUD_SDK_AK: DEMO.accessKey,
+    HUAWEICLOUD_SDK_SK: DEMO.secretKey,
+  };
+
+  say(bold("== Proof that each archive is in the bucket"));
+  const report = join(demoDir, "proof.csv");
+  const verifyArgs = ["verify", "--journal", journal, "--report", report];
+  say(bold(`$ cph-export ${verifyArgs.join(" ")}`));
+  const verified = await runCli(verifyArgs, env, { quiet: true });
+  if (interrupted || verified === 130) return 130;
+  const proof = (await readFile(report, "utf8")).split("\r\n").filter(Boolean);
+  say(`  (exit ${verified}: the two phones above have no archive to prove; every other one is verified)`);
+  say(`  one row per phone in ${relative(process.cwd(), report) || report}, e.g.:`);
+  for (const line of proof.slice(0, 3)) say(`    ${line.length > 150 ? `${line.slice(0, 147)}...` : line}`);
+  say();
+
+  const restored = await restoreStep(archives.slice(0, 3), bucketDir, env);
+  if (restored !== 0) return restored;
   say();
   say(`Next: point the same command at a real region with --region cn-north-4 and your own credentials`);
   say(`(HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK, CPH_PROJECT_ID); see packages/cli/README.md.`);
