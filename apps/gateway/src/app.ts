@@ -1,30 +1,10 @@
 import { createHash, randomUUID } from "node:crypto";
-import {
-  buildBatchExportRequest,
-  buildBatchImportRequest,
-  buildListCloudPhoneServersRequest,
-  buildListCloudPhonesRequest,
-  buildListJobsRequest,
-  buildShowJobRequest,
-  CphApiError,
-  CphError,
-  type HttpRequest,
-  type StorageInfo,
-  type HttpResponseData,
-  LIMITS,
-  parseListCloudPhoneServersResponse,
-  parseListCloudPhonesResponse,
-  type ValidationResult,
-  validateBatchExportRequest,
-  validateBatchImportRequest,
-} from "@cph-export/core";
-import type { CphClient } from "@cph-export/http-client";
+import { CphApiError, CphError, type HttpRequest, type HttpResponseData } from "@cph-export/core";
 import { Hono } from "hono";
 import {
   type Answer,
   errorBody,
   isJsonObjectText,
-  issueDetails,
   JSON_HEADERS,
   readErrorCode,
   SECURE_HEADERS,
@@ -33,19 +13,9 @@ import {
 } from "./answers.js";
 import { CallerRegistry } from "./auth.js";
 import type { CallerConfig, GatewayConfig } from "./config.js";
-import { registerDocsPage } from "./docs/register-docs-page.js";
 import { GatewayError } from "./errors.js";
-import {
-  listPhonesWithin,
-  listServersWithin,
-  type PhonesQuery,
-  parseListPhonesQuery,
-  parseListServersQuery,
-  phonesOutsideError,
-  ServerPhoneIndex,
-  type ServersQuery,
-  serversInScope,
-} from "./fleet.js";
+import { mountCphRoutes } from "./cph-routes.js";
+import { mountFleetRoutes } from "./fleet-routes.js";
 import type { Logger } from "./logger.js";
 import { AbortControllerPool } from "./controller-pool.js";
 import {
@@ -55,23 +25,11 @@ import {
   receivedTarget,
   requestHeader,
 } from "./incoming.js";
-import { parseListJobsQuery } from "./list-jobs-query.js";
 import { GatewayMetrics } from "./metrics.js";
-import { createOpenApiDocument } from "./openapi.js";
-import { type BatchEntry, type BatchOperation, CallerPolicy } from "./policy.js";
-import { readBody } from "./read-body.js";
+import { mountOpsRoutes } from "./ops-routes.js";
+import { CallerPolicy } from "./policy.js";
+import type { Lifecycle, RouteKit, Upstream } from "./route-kit.js";
 import type { StateStore, StoredResponse } from "./state-store.js";
-
-/**
- * What the gateway needs of the upstream: a subset of the http-client's `CphClient`. It builds each
- * request with core from what it validated and passes CPH's answer on as it came (`send`).
- */
-export type Upstream = Pick<CphClient, "endpoint" | "projectId" | "authenticate" | "send">;
-
-/** Tells the app that shutdown began: readiness fails and connections are closed after each answer. */
-export interface Lifecycle {
-  readonly shuttingDown: boolean;
-}
 
 export interface AppDependencies {
   config: GatewayConfig;
@@ -89,24 +47,18 @@ export interface AppDependencies {
 export { SECURE_HEADERS } from "./answers.js";
 export { parseListJobsQuery } from "./list-jobs-query.js";
 
-/** The route labels used in logs and metrics. */
-export const ROUTES = {
-  batchStorage: "/v1/{project_id}/cloud-phone/phones/batch-storage",
-  batchRestore: "/v1/{project_id}/cloud-phone/phones/batch-restore",
-  showJob: "/v1/{project_id}/cloud-phone/jobs/{job_id}",
-  listJobs: "/v1/{project_id}/cloud-phone/jobs",
-  listPhones: "/v1/{project_id}/cloud-phone/phones",
-  listServers: "/v1/{project_id}/cloud-phone/servers",
-} as const;
+export type { Lifecycle, Upstream } from "./route-kit.js";
+export { ROUTES } from "./route-kit.js";
 
 /** The hono app `createApp` returns. */
 export type GatewayApp = Hono<GatewayEnv>;
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const JOB_ID = /^[A-Za-z0-9._-]{1,128}$/;
-const EMPTY = new Uint8Array(0);
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
 const REPLAYED_HEADER = "Idempotent-Replayed";
+
+// The gateway's request pipeline (request id, access log, errors, caller admission, the upstream
+// call under its deadline, idempotency, answers) and the route groups it mounts: ops-routes.ts,
+// fleet-routes.ts (listings), cph-routes.ts (batches and jobs).
 
 /**
  * The gateway as a hono app: CPH-compatible routes with caller auth, policy, validation and
@@ -124,8 +76,6 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
   const timeoutMs = config.upstream.timeoutMs;
   const lockTtlMs = timeoutMs + 60_000;
   const controllers = new AbortControllerPool();
-  const phoneIndex = new ServerPhoneIndex({ ttlMs: config.policyCacheMs, now });
-  let openApi: string | undefined;
 
   const app = new Hono<GatewayEnv>({ strict: false });
   /** Answers built by `respond`, which carry the secure headers and the request id already. */
@@ -429,317 +379,23 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     }
   }
 
-  /** One ListCloudPhones page upstream, under the deadline, read with core's tolerant schema. */
-  async function fetchPhones(c: AppContext, query: PhonesQuery) {
-    const request = buildListCloudPhonesRequest({
-      endpoint: upstream.endpoint,
-      projectId: upstream.projectId,
-      ...query,
-    });
-    const answer = await withDeadline(c, "list_phones", (signal) =>
-      upstream.send(request, { signal, headers: traced(c.get("requestId")) }),
-    );
-    return parseListCloudPhonesResponse(answer).phones ?? [];
-  }
-
-  async function fetchServer(c: AppContext, serverId: string, query: ServersQuery) {
-    const request = buildListCloudPhoneServersRequest({
-      endpoint: upstream.endpoint,
-      projectId: upstream.projectId,
-      ...(query.serverName === undefined ? {} : { serverName: query.serverName }),
-      serverId,
-    });
-    const answer = await withDeadline(c, "list_servers", (signal) =>
-      upstream.send(request, { signal, headers: traced(c.get("requestId")) }),
-    );
-    return parseListCloudPhoneServersResponse(answer).servers ?? [];
-  }
-
-  /** Every phone id on one server, for the export check of a caller confined to servers. */
-  async function serverPhoneIds(c: AppContext, serverId: string): Promise<string[]> {
-    const ids: string[] = [];
-    const limit = LIMITS.listJobsMaxLimit;
-    for (let offset = 0; ; offset += limit) {
-      const page = await fetchPhones(c, { serverId, offset, limit });
-      for (const phone of page) if (phone.phone_id) ids.push(phone.phone_id);
-      if (page.length < limit) return ids;
-    }
-  }
-
-  /** A listing the gateway put together from several upstream calls, as CPH would answer it. */
-  async function assembled(c: AppContext, list: () => Promise<Record<string, unknown>>): Promise<Answer> {
-    try {
-      const body = { request_id: c.get("requestId"), ...(await list()) };
-      return { status: 200, headers: JSON_HEADERS, body: JSON.stringify(body), storable: true };
-    } catch (error) {
-      return upstreamErrorAnswer(error, c.get("requestId"));
-    }
-  }
-
-  /** Refuses (403 CPHGW.4035) an export naming phones off the servers of a confined caller. */
-  async function checkServers(
-    c: AppContext,
-    policy: CallerPolicy,
-    storageInfos: readonly BatchEntry[],
-    batch: { field: string; operation: BatchOperation },
-  ) {
-    const servers = policy.servers;
-    if (servers === undefined) return;
-    let outside: number[];
-    try {
-      outside = await phoneIndex.outside(
-        servers,
-        storageInfos.map((info) => info.phone_id),
-        (serverId) => serverPhoneIds(c, serverId),
-      );
-    } catch (error) {
-      if (error instanceof CphApiError) throw error;
-      throw new GatewayError(
-        "CPHGW.5024",
-        "the phones of the caller's servers could not be listed to check the request; nothing was sent, a retry is safe",
-      );
-    }
-    if (outside.length > 0) {
-      throw phonesOutsideError(
-        policy.caller.name,
-        servers,
-        storageInfos,
-        outside,
-        batch.field,
-        batch.operation,
-      );
-    }
-  }
-
-  app.get("/healthz", (c) => {
-    c.set("route", "/healthz");
-    return c.json({ status: "ok" });
-  });
-
-  app.get("/readyz", async (c) => {
-    c.set("route", "/readyz");
-    if (lifecycle.shuttingDown) {
-      c.set("errorCode", "CPHGW.5031");
-      return c.json({ status: "shutting down", checks: { shutdown: "started" } }, 503);
-    }
-    const checks: Record<string, string> = {};
-    await Promise.all([
-      withDeadline(c, "authenticate", (signal) => upstream.authenticate({ signal })).then(
-        () => {
-          checks["upstream"] = "ok";
-        },
-        (error: unknown) => {
-          checks["upstream"] =
-            `failed: ${error instanceof CphApiError ? error.errorCode : error instanceof GatewayError ? error.errorCode : error instanceof CphError ? error.code : "error"}`;
-          logger.warn("readiness: upstream check failed", {
-            error: error instanceof Error ? error.message : String(error),
-          });
-        },
-      ),
-      store.ping().then(
-        () => {
-          checks[store.kind] = "ok";
-        },
-        (error: unknown) => {
-          checks[store.kind] = "failed";
-          logger.warn("readiness: state store check failed", {
-            error: error instanceof Error ? error.message : String(error),
-          });
-        },
-      ),
-    ]);
-    const ready = Object.values(checks).every((value) => value === "ok");
-    return c.json({ status: ready ? "ready" : "not ready", checks }, ready ? 200 : 503);
-  });
-
-  app.get("/metrics", async (c) => {
-    c.set("route", "/metrics");
-    return c.body(await metrics.render(), 200, { "Content-Type": metrics.contentType });
-  });
-
-  app.get("/openapi.json", (c) => {
-    c.set("route", "/openapi.json");
-    openApi ??= JSON.stringify(createOpenApiDocument());
-    return c.body(openApi, 200, JSON_HEADERS);
-  });
-  registerDocsPage(app);
-
-  /** What differs between the two batch routes: the body's field, its rules, its request. */
-  interface BatchRoute {
-    operation: BatchOperation;
-    route: string;
-    metric: string;
-    field: "storage_infos" | "restore_infos";
-    validate: (json: unknown) => ValidationResult<BatchEntry[]>;
-    build: (infos: BatchEntry[]) => HttpRequest;
-  }
-
-  const validation = { maxPhonesPerRequest: config.maxPhonesPerRequest, maxBodyBytes: config.bodyLimitBytes };
-  const batchRoutes: BatchRoute[] = [
-    {
-      operation: "export",
-      route: ROUTES.batchStorage,
-      metric: "batch_export",
-      field: "storage_infos",
-      validate: (json) =>
-        mapResult(validateBatchExportRequest(json, validation), (body) => body.storage_infos),
-      build: (infos) =>
-        buildBatchExportRequest({
-          endpoint: upstream.endpoint,
-          projectId: upstream.projectId,
-          storageInfos: infos as StorageInfo[],
-        }),
-    },
-    {
-      operation: "restore",
-      route: ROUTES.batchRestore,
-      metric: "batch_restore",
-      field: "restore_infos",
-      validate: (json) =>
-        mapResult(validateBatchImportRequest(json, validation), (body) => body.restore_infos),
-      build: (infos) =>
-        buildBatchImportRequest({
-          endpoint: upstream.endpoint,
-          projectId: upstream.projectId,
-          restoreInfos: infos.map(({ phone_id, bucket_name, object_path }) => ({
-            phone_id,
-            bucket_name,
-            object_path,
-          })),
-        }),
-    },
-  ];
-
-  for (const batch of batchRoutes) {
-    app.post(batch.route.replace("{project_id}", ":project_id"), async (c) => {
-      c.set("route", batch.route);
-      const body = await readBody(c.req.raw, c.env?.incoming, config.bodyLimitBytes);
-      const caller = await admit(c, body);
-      const policy = policies.get(caller.name) as CallerPolicy;
-      policy.checkOperation(batch.operation);
-      let json: unknown;
-      try {
-        json = JSON.parse(UTF8.decode(body));
-      } catch {
-        throw new GatewayError(
-          "CPHGW.4002",
-          `the request body is not UTF-8 JSON; send {"${batch.field}": [...]}`,
-          {
-            details: [{ code: "invalid_json", path: "", message: "the body could not be parsed as JSON" }],
-          },
-        );
-      }
-      const checked = batch.validate(json);
-      if (!checked.ok) {
-        const count = checked.issues.length;
-        throw new GatewayError(
-          "CPHGW.4001",
-          `the request has ${count} ${count === 1 ? "issue" : "issues"}; the first: ${checked.issues[0]?.path || "body"}: ${checked.issues[0]?.message}`,
-          { details: issueDetails(checked.issues) },
-        );
-      }
-      const infos = checked.value;
-      policy.checkBatch(batch.operation, infos);
-      await checkServers(c, policy, infos, batch);
-      // Written anew from what was validated and allowed, never the caller's bytes: a body that says
-      // a field twice means to JSON.parse what its last value says, and CPH must not read another.
-      const request = batch.build(infos);
-      const run = () => forward(c, batch.metric, request);
-      const header = requestHeader(c, "idempotency-key");
-      if (header === undefined) return send(c, await run());
-      return idempotent(c, caller, header, body, run);
-    });
-  }
-
-  app.get("/v1/:project_id/cloud-phone/jobs/:job_id", async (c) => {
-    c.set("route", ROUTES.showJob);
-    await admit(c, EMPTY);
-    const jobId = c.req.param("job_id");
-    if (!JOB_ID.test(jobId)) {
-      throw new GatewayError("CPHGW.4005", "the job id must be 1-128 letters, digits, . - or _", {
-        details: [{ code: "job_id_invalid", path: "job_id", message: "not 1-128 letters, digits, . - or _" }],
-      });
-    }
-    const request = buildShowJobRequest({
-      endpoint: upstream.endpoint,
-      projectId: upstream.projectId,
-      jobId,
-    });
-    return send(c, await forward(c, "get_job", request));
-  });
-
-  app.get("/v1/:project_id/cloud-phone/jobs", async (c) => {
-    c.set("route", ROUTES.listJobs);
-    await admit(c, EMPTY);
-    const query = parseListJobsQuery(c.req.query());
-    const request = buildListJobsRequest({
-      endpoint: upstream.endpoint,
-      projectId: upstream.projectId,
-      ...query,
-    });
-    return send(c, await forward(c, "list_jobs", request));
-  });
-
-  app.get("/v1/:project_id/cloud-phone/phones", async (c) => {
-    c.set("route", ROUTES.listPhones);
-    const caller = await admit(c, EMPTY);
-    const query = parseListPhonesQuery(c.req.query());
-    const servers = (policies.get(caller.name) as CallerPolicy).servers;
-    if (servers === undefined) {
-      const request = buildListCloudPhonesRequest({
-        endpoint: upstream.endpoint,
-        projectId: upstream.projectId,
-        ...query,
-      });
-      return send(c, await forward(c, "list_phones", request));
-    }
-    const scope = serversInScope(servers, query.serverId);
-    return send(
-      c,
-      await assembled(c, async () => ({
-        phones: await listPhonesWithin(scope, query, (page) => fetchPhones(c, page)),
-      })),
-    );
-  });
-
-  app.get("/v1/:project_id/cloud-phone/servers", async (c) => {
-    c.set("route", ROUTES.listServers);
-    const caller = await admit(c, EMPTY);
-    const query = parseListServersQuery(c.req.query());
-    const servers = (policies.get(caller.name) as CallerPolicy).servers;
-    if (servers === undefined) {
-      const request = buildListCloudPhoneServersRequest({
-        endpoint: upstream.endpoint,
-        projectId: upstream.projectId,
-        ...query,
-      });
-      return send(c, await forward(c, "list_servers", request));
-    }
-    const scope = serversInScope(servers, query.serverId);
-    return send(
-      c,
-      await assembled(c, async () => ({
-        servers: await listServersWithin(scope, query, (serverId, page) => fetchServer(c, serverId, page)),
-      })),
-    );
-  });
-
-  const methodNotAllowed = (allow: string) => (c: AppContext) => {
-    throw new GatewayError("CPHGW.4051", `${c.req.method} is not allowed here; use ${allow}`, {
-      headers: { Allow: allow },
-    });
+  const kit: RouteKit = {
+    config,
+    upstream,
+    store,
+    logger,
+    metrics,
+    lifecycle,
+    policies,
+    now,
+    admit,
+    send,
+    forward,
+    idempotent,
+    withDeadline,
   };
-  app.all("/v1/:project_id/cloud-phone/phones/batch-storage", methodNotAllowed("POST"));
-  app.all("/v1/:project_id/cloud-phone/phones/batch-restore", methodNotAllowed("POST"));
-  app.all("/v1/:project_id/cloud-phone/jobs/:job_id", methodNotAllowed("GET"));
-  app.all("/v1/:project_id/cloud-phone/jobs", methodNotAllowed("GET"));
-  app.all("/v1/:project_id/cloud-phone/phones", methodNotAllowed("GET"));
-  app.all("/v1/:project_id/cloud-phone/servers", methodNotAllowed("GET"));
-
+  mountOpsRoutes(app, kit);
+  const checkServers = mountFleetRoutes(app, kit);
+  mountCphRoutes(app, kit, checkServers);
   return app;
-}
-
-/** A validation result with its value mapped (the issues stay). */
-function mapResult<T, U>(result: ValidationResult<T>, map: (value: T) => U): ValidationResult<U> {
-  return result.ok ? { ...result, value: map(result.value) } : (result as unknown as ValidationResult<U>);
 }
