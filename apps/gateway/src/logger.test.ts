@@ -62,6 +62,42 @@ describe("createJsonLogger (pino)", () => {
   });
 });
 
+describe("createJsonLogger's fast path for flat lines", () => {
+  const KEYS = [
+    "authorization",
+    "password",
+    "token",
+    "apiKey",
+    "caller",
+    "route",
+    "status",
+    "access_key",
+    "headers",
+  ];
+  const value = fc.oneof(
+    fc.string({ maxLength: 12 }),
+    fc.integer(),
+    fc.constant(null),
+    fc.boolean(),
+    fc.record({ authorization: fc.string({ maxLength: 8 }), accept: fc.string({ maxLength: 8 }) }),
+  );
+  test.prop([fc.dictionary(fc.constantFrom(...KEYS), value, { maxKeys: 6 })])(
+    "censors exactly what the redacting logger censors, flat line or not",
+    (fields) => {
+      const lines: string[] = [];
+      createJsonLogger({ write: (line) => lines.push(line) }).info("request", fields);
+      const entry = JSON.parse(lines.join(""));
+      for (const [key, given] of Object.entries(fields)) {
+        if (["authorization", "password", "token", "apiKey"].includes(key))
+          expect(entry[key]).toBe("[REDACTED]");
+        else if (typeof given === "object" && given !== null)
+          expect(entry[key]).toEqual({ ...given, authorization: "[REDACTED]" });
+        else expect(entry[key]).toEqual(given);
+      }
+    },
+  );
+});
+
 describe("createLineBuffer", () => {
   it("writes the lines of a burst together, after the delay", () => {
     vi.useFakeTimers();

@@ -64,13 +64,13 @@ export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
   // Any 4 characters of a secret, as found raw or JSON-escaped in a serialised line.
   const hints = secrets.map((secret) => JSON.stringify(secret.slice(0, 4)).slice(1, -1).slice(0, 4));
   const now = options.now ?? Date.now;
-  const logger = pino(
-    {
+  const settings = (redact: boolean) =>
+    ({
       base: null,
       messageKey: "msg",
       timestamp: () => `,"time":"${new Date(now()).toISOString()}"`,
       formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: [...REDACTED_PATHS], censor: REDACTED },
+      ...(redact ? { redact: { paths: [...REDACTED_PATHS], censor: REDACTED } } : {}),
       hooks: {
         // Escaping can split a secret in the line, so any hint of one redacts the values themselves,
         // and the line is written anew (so that it stays valid JSON).
@@ -79,14 +79,30 @@ export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
             ? `${JSON.stringify(redactValue(JSON.parse(line), secrets, 0))}\n`
             : line,
       },
-    },
-    { write },
-  );
+    }) satisfies pino.LoggerOptions;
+  const logger = pino(settings(true), { write });
+  // Path redaction cannot change a line whose fields are flat (no objects) and none of whose keys
+  // is a redacted name: such lines (the access log's, one a request) skip its cost. The secret
+  // values are still looked for in every line (streamWrite).
+  const flat = pino(settings(false), { write });
+  const pick = (fields: LogFields | undefined) => (fields && !isFlatAndClear(fields) ? logger : flat);
   return {
-    info: (message, fields) => logger.info(fields ?? {}, message),
-    warn: (message, fields) => logger.warn(fields ?? {}, message),
-    error: (message, fields) => logger.error(fields ?? {}, message),
+    info: (message, fields) => pick(fields).info(fields ?? {}, message),
+    warn: (message, fields) => pick(fields).warn(fields ?? {}, message),
+    error: (message, fields) => pick(fields).error(fields ?? {}, message),
   };
+}
+
+/** Top-level names `REDACTED_PATHS` censors. */
+const REDACTED_KEYS = new Set(REDACTED_PATHS.filter((path) => /^[A-Za-z]+$/.test(path)));
+
+/** True when no path of `REDACTED_PATHS` can match in these fields: no object values, no redacted key. */
+export function isFlatAndClear(fields: LogFields): boolean {
+  for (const key in fields) {
+    const value = fields[key];
+    if (REDACTED_KEYS.has(key) || (typeof value === "object" && value !== null)) return false;
+  }
+  return true;
 }
 
 /** Collects log lines and hands them on in batches; `flush` writes what is left. */
