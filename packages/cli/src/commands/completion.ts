@@ -14,7 +14,7 @@ interface CompletionNode {
   options: Array<{ flag: string; takesValue: boolean; description: string }>;
 }
 
-const FILE_OPTIONS = new Set(["--input", "--journal", "--report"]);
+const FILE_OPTIONS = new Set(["--input", "--journal", "--report", "--from-journal", "--to-phone-map"]);
 
 /** Values offered after an option, by option. */
 function valueChoices(): Record<string, string[]> {
