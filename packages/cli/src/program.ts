@@ -222,7 +222,7 @@ export function buildProgram(settings: ProgramSettings): Command {
   const program = new Command("cph-export");
   program
     .description(
-      "Export data from Huawei Cloud cloud phones (CPH) to OBS, and follow the export jobs to the end.",
+      "Export data from Huawei Cloud cloud phones (CPH) to OBS, follow the jobs to the end, prove the archives are there, and restore phones from them.",
     )
     .exitOverride()
     .configureOutput({
