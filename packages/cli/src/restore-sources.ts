@@ -103,10 +103,22 @@ export interface ExportedPhone {
   state: string;
   bucketName?: string | undefined;
   objectPath?: string | undefined;
+  /** `verify` found its archive (whatever the run state says, e.g. accepted without --wait). */
+  verified?: boolean | undefined;
+}
+
+function notExported(phone: ExportedPhone): string {
+  const head = `the export journal holds phone ${phone.phoneId} as ${phone.state}`;
+  if (phone.state === "succeeded")
+    return `${head} without its archive's location (a journal older than restore): restore it with --input`;
+  if (phone.state === "accepted" || phone.state === "unknown" || phone.state === "sent")
+    return `${head}: its export was not seen to succeed, so no archive is known; rerun the export with --wait (or "cph-export verify --journal") first`;
+  return `${head}: there is no archive to restore from`;
 }
 
 /**
- * The phones of an export journal as a restore's source: each phone whose export succeeded,
+ * The phones of an export journal as a restore's source: each phone whose export succeeded (or
+ * whose archive `verify` found),
  * restored from the archive it wrote (onto its map target when a map is given); the others are
  * reported and never sent (`not_exported`: no archive to restore from; `not_in_map`: the map does
  * not name it).
@@ -135,13 +147,13 @@ export function journalSource(
           continue;
         }
         const target = mapping?.to ?? phone.phoneId;
-        if (phone.state !== "succeeded" || !phone.bucketName || !phone.objectPath) {
+        if ((phone.state !== "succeeded" && !phone.verified) || !phone.bucketName || !phone.objectPath) {
           yield {
             line,
             value: { phone_id: target },
             skip: {
               errorCode: "not_exported",
-              errorMessage: `the export journal holds phone ${phone.phoneId} as ${phone.state}${phone.state === "succeeded" ? " without its archive's location" : ""}: there is no archive to restore from`,
+              errorMessage: notExported(phone),
             },
           };
           continue;

@@ -333,6 +333,44 @@ describe("restore against the emulator", () => {
     expect(await restoreLedger(emulator)).toHaveLength(1);
   });
 
+  it("restores phones an export left accepted once verify found their archives; not before", async () => {
+    const emulator = await emulatorWith({ jobDurationMs: 5 });
+    const dir = await scratch();
+    const input = join(dir, "phones.ndjson");
+    await writeFile(
+      input,
+      PHONES.slice(0, 3)
+        .map((phone) => JSON.stringify({ phone_id: phone }))
+        .join("\n"),
+    );
+    const journal = join(dir, "export.journal");
+    const exported = await cli(emulator, ["export", "--input", input, ...EXPORT_FLAGS, "--journal", journal]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const before = await cli(emulator, ["restore", "--from-journal", journal, "--yes", "--output", "ndjson"]);
+    expect(before.code).toBe(2);
+    expect(before.stderr).toContain("once its export succeeded (--wait) or verify found it");
+    expect(before.stderr).toContain("none of its 3 phones has an archive to restore from");
+    // The jobs end; verify proves the archives and records it in the journal.
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const look = await cli(emulator, ["verify", "--journal", journal, "--output", "ndjson"], {
+        env: {
+          CPH_ENDPOINT: emulator.url,
+          CPH_OBS_ENDPOINT: emulator.url,
+          CPH_PROJECT_ID: DEMO_CREDENTIALS.projectId,
+          HUAWEICLOUD_SDK_AK: DEMO_CREDENTIALS.accessKey,
+          HUAWEICLOUD_SDK_SK: DEMO_CREDENTIALS.secretKey,
+          HOME: "/nonexistent-home",
+        },
+      });
+      if (look.code === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const after = await cli(emulator, ["restore", "--from-journal", journal, "--yes", "--output", "ndjson"]);
+    expect(after.code, after.stderr).toBe(0);
+    expect(rowsOf(after.stdout).map((row) => row["state"])).toEqual(["accepted", "accepted", "accepted"]);
+    expect(await restoreLedger(emulator)).toHaveLength(3);
+  });
+
   it("reports the phones an export left without an archive as not_exported, and restores the others", async () => {
     const emulator = await emulatorWith({ jobDurationMs: 5, faults: { phoneFailRate: 0.5, seed: 4 } });
     const dir = await scratch();

@@ -91,7 +91,7 @@ export async function restoreCommand(
     const sendable = scan.phones - scan.skipped;
     if (sendable === 0) {
       throw usageError(
-        `${source.name}: none of its ${scan.phones} phones has an archive to restore from${map ? " onto a phone of the map" : ""}; nothing was sent.`,
+        `${source.name}: none of its ${scan.phones} phones has an archive to restore from${map ? " onto a phone of the map" : ""}; nothing was sent.${options.fromJournal ? " An export journal knows a phone's archive once its export succeeded (--wait) or verify found it." : ""}`,
       );
     }
     const skips = scan.skipped > 0 ? await skipsOf() : undefined;
@@ -212,6 +212,7 @@ async function openSource(
     state: entry.state,
     bucketName: entry.bucketName,
     objectPath: entry.objectPath,
+    verified: entry.verification?.state === "verified",
   }));
   if (map) {
     const unknown = [...map.values()].filter((mapping) => !index.has(mapping.from));
