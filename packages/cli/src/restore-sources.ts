@@ -103,11 +103,25 @@ export interface ExportedPhone {
   state: string;
   bucketName?: string | undefined;
   objectPath?: string | undefined;
-  /** `verify` found its archive (whatever the run state says, e.g. accepted without --wait). */
-  verified?: boolean | undefined;
+  /** The phone's last verification in OBS, if `verify` looked. */
+  verification?: string | undefined;
+}
+
+/**
+ * A phone has an archive to restore from when its export succeeded, or when it was left accepted or
+ * unknown and `verify` then found its archive; never when `verify` last found it missing or stale
+ * (an older object at the key), nor when its job failed.
+ */
+function restorable(phone: ExportedPhone): boolean {
+  if (!phone.bucketName || !phone.objectPath) return false;
+  if (phone.verification === "missing" || phone.verification === "stale") return false;
+  if (phone.state === "succeeded") return true;
+  return phone.verification === "verified" && ["accepted", "unknown", "sent"].includes(phone.state);
 }
 
 function notExported(phone: ExportedPhone): string {
+  if (phone.verification === "missing" || phone.verification === "stale")
+    return `verify last found the archive of phone ${phone.phoneId} ${phone.verification}: it is not restored from it`;
   const head = `the export journal holds phone ${phone.phoneId} as ${phone.state}`;
   if (phone.state === "succeeded")
     return `${head} without its archive's location (a journal older than restore): restore it with --input`;
@@ -128,6 +142,7 @@ export function journalSource(
   phones: readonly ExportedPhone[],
   map: PhoneMap | undefined,
 ): PhoneSource {
+  const targets = map ? new Set([...map.values()].map((mapping) => mapping.to)) : undefined;
   return {
     name: path,
     kind: "file",
@@ -135,6 +150,9 @@ export function journalSource(
       for (const [index, phone] of phones.entries()) {
         const line = index + 1;
         const mapping = map?.get(phone.phoneId);
+        // A phone the map leaves out but restores another phone's archive onto is reported once,
+        // as that restore.
+        if (map && !mapping && targets?.has(phone.phoneId)) continue;
         if (map && !mapping) {
           yield {
             line,
@@ -147,7 +165,7 @@ export function journalSource(
           continue;
         }
         const target = mapping?.to ?? phone.phoneId;
-        if ((phone.state !== "succeeded" && !phone.verified) || !phone.bucketName || !phone.objectPath) {
+        if (!restorable(phone)) {
           yield {
             line,
             value: { phone_id: target },
@@ -184,6 +202,7 @@ export function mappedSource(
   map: PhoneMap,
   objectPathOf: ((phoneId: string, index: number) => string) | undefined,
 ): PhoneSource {
+  const targets = new Set([...map.values()].map((mapping) => mapping.to));
   return {
     ...source,
     records: async function* (signal?: AbortSignal): AsyncGenerator<SourceRecord> {
@@ -197,6 +216,7 @@ export function mappedSource(
           continue;
         }
         const mapping = map.get(phoneId);
+        if (!mapping && targets.has(phoneId)) continue;
         if (!mapping) {
           yield {
             ...record,

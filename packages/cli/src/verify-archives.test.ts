@@ -78,15 +78,24 @@ describe("verifyTargets", () => {
       [phone(1, "unknown"), phone(2, "sent"), phone(3, "unknown")],
       lookup,
       new Map(),
-      {
-        now: () => NOW,
-      },
+      // No send time: only a settle of 0 says that no job can still be writing.
+      { now: () => NOW, settleMs: 0 },
     );
     expect(rows.map((row) => [row.verification, row.safe_to_resend ?? false])).toEqual([
       ["verified", false],
       ["missing", true],
       ["missing", true],
     ]);
+    const held = await verifyTargets([phone(2, "sent")], lookup, new Map(), { now: () => NOW });
+    expect(held.map((row) => [row.verification, row.safe_to_resend ?? false])).toEqual([["pending", false]]);
+    // A job in a status CPH does not document has not ended: nothing is judged, nothing resent.
+    const odd = new Map<string, Job>([[id(3), { job_id: "j3", phone_id: id(3), status: 7 }]]);
+    const [strange] = await verifyTargets([phone(3, "unknown", { requestId: "r3" })], lookup, odd, {
+      now: () => NOW,
+      settleMs: 0,
+    });
+    expect(strange).toMatchObject({ verification: "running" });
+    expect(strange!.safe_to_resend).toBeUndefined();
     expect(rows[0]!.note).toContain("no need to resend");
     expect(rows[1]!.note).toContain("--resend-missing");
   });

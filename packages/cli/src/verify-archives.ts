@@ -14,7 +14,10 @@ export interface ArchiveHead {
 
 /** The part of `@cph-export/obs`'s reader verification needs. */
 export interface ArchiveLookup {
-  findArchives(wanted: Iterable<{ bucket: string; key: string }>): Promise<Map<string, ArchiveHead>>;
+  findArchives(
+    wanted: Iterable<{ bucket: string; key: string }>,
+    options?: { signal?: AbortSignal },
+  ): Promise<Map<string, ArchiveHead>>;
   destroy(): void;
 }
 
@@ -72,6 +75,7 @@ export interface VerifyOptions {
 }
 
 const UNKNOWN_STATES = new Set(["unknown", "sent"]);
+const ENDED = new Set(["succeeded", "failed"]);
 /** An hour: no export job of a phone's `/data` is expected to run longer. */
 export const DEFAULT_SETTLE_MS = 60 * 60 * 1000;
 /** ListJobs takes at most 20 request ids a call. */
@@ -102,7 +106,13 @@ export async function jobsByPhone(
     for (let offset = 0; ; offset += JOBS_PAGE) {
       const page = await client.listJobs({ requestIds: group, offset, limit: JOBS_PAGE }, { signal });
       const listed = page.jobs ?? [];
-      for (const job of listed) if (job.phone_id) jobs.set(job.phone_id, job);
+      for (const job of listed) {
+        if (!job.phone_id) continue;
+        // By request and phone (what a target asks for), and by phone: a running job wins there.
+        if (job.request_id) jobs.set(`${job.request_id}/${job.phone_id}`, job);
+        const known = jobs.get(job.phone_id);
+        if (!known || jobState(known.status) !== "running") jobs.set(job.phone_id, job);
+      }
       if (listed.length < JOBS_PAGE) break;
     }
   }
@@ -121,18 +131,28 @@ export async function verifyTargets(
   jobs: ReadonlyMap<string, Job>,
   options: VerifyOptions,
 ): Promise<VerifyRow[]> {
+  // The job of the phone's own (last) request, when ListJobs gave it; else any job listed for it.
+  const jobOf = (target: VerifyTarget) =>
+    (target.requestId ? jobs.get(`${target.requestId}/${target.phoneId}`) : undefined) ??
+    jobs.get(target.phoneId);
+  // Only a job seen to end (succeeded, failed) lets its archive be judged; any other status
+  // (running, or one CPH does not document) may still write it.
+  const unended = (job: Job | undefined) => job !== undefined && !ENDED.has(jobState(job.status));
   const wanted: Array<{ bucket: string; key: string }> = [];
   for (const target of targets) {
     if (target.runState === "rejected" || !target.bucket || !target.key) continue;
-    if (jobState(jobs.get(target.phoneId)?.status) === "running") continue;
+    if (unended(jobOf(target))) continue;
     wanted.push({ bucket: target.bucket, key: target.key });
   }
-  const found = wanted.length > 0 ? await lookup.findArchives(wanted) : new Map<string, ArchiveHead>();
+  const found =
+    wanted.length > 0
+      ? await lookup.findArchives(wanted, options.signal ? { signal: options.signal } : {})
+      : new Map<string, ArchiveHead>();
   const verifiedAt = options.now().toISOString();
   return targets.map((target) => {
     const base: VerifyRow = { phone_id: target.phoneId, verification: "missing", verified_at: verifiedAt };
     if (target.runState !== undefined) base.run_state = target.runState;
-    const job = jobs.get(target.phoneId);
+    const job = jobOf(target);
     const jobId = target.jobId ?? job?.job_id;
     if (jobId) base.job_id = jobId;
     if (target.bucket) base.bucket = target.bucket;
@@ -152,11 +172,11 @@ export async function verifyTargets(
       };
     }
     const state = jobState(job?.status);
-    if (state === "running") {
+    if (unended(job)) {
       return {
         ...base,
         verification: "running",
-        note: `job ${job?.job_id ?? ""} is still running; verify again later`,
+        note: `job ${job?.job_id ?? ""} has not ended (status ${String(job?.status)}); verify again later`,
       };
     }
     const head = found.get(whereKey(target.bucket, target.key)) ?? { exists: false };
@@ -170,10 +190,12 @@ export async function verifyTargets(
       if (head.lastModified) row.last_modified = head.lastModified.toISOString();
     }
     const unknown = UNKNOWN_STATES.has(target.runState ?? "");
-    if (verdict !== "verified" && unknown && !job && target.sentAt) {
+    const settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
+    if (verdict !== "verified" && unknown && !job && (target.sentAt || settleMs > 0)) {
       // No job to ask (the answer that named the request was lost): one may still be writing.
-      const settled = new Date(target.sentAt.getTime() + (options.settleMs ?? DEFAULT_SETTLE_MS));
-      if (options.now().getTime() < settled.getTime()) {
+      // Without a send time, only --settle 0s says that none can be.
+      const settled = new Date((target.sentAt?.getTime() ?? options.now().getTime()) + settleMs);
+      if (!target.sentAt || options.now().getTime() < settled.getTime()) {
         return {
           ...row,
           verification: "pending",

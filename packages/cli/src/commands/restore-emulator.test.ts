@@ -257,6 +257,30 @@ describe("restore against the emulator", () => {
     expect(await tmpFiles(emulator, older!)).toEqual(olderBefore);
   });
 
+  it("a map onto a phone of the journal that the map leaves out reports that phone once, as the restore", async () => {
+    const emulator = await emulatorWith({ jobDurationMs: 5 });
+    const dir = await scratch();
+    const exported = await exportPhones(emulator, dir, [PHONES[0]!, PHONES[1]!]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const map = join(dir, "swap.json");
+    await writeFile(map, JSON.stringify({ [PHONES[0]!]: PHONES[1] }));
+    const result = await cli(emulator, [
+      "restore",
+      "--from-journal",
+      exported.journal,
+      "--to-phone-map",
+      map,
+      "--yes",
+      "--output",
+      "ndjson",
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(rowsOf(result.stdout).map((row) => [row["phone_id"], row["state"], row["object_path"]])).toEqual([
+      [PHONES[1], "accepted", `r/${PHONES[0]}.tar`],
+    ]);
+    expect((await restoreLedger(emulator)).map((entry) => entry.phone_id)).toEqual([PHONES[1]]);
+  });
+
   it("lists every issue of a bad input with its line and sends nothing (exit 2)", async () => {
     const emulator = await emulatorWith({ jobDurationMs: 5 });
     const dir = await scratch();

@@ -212,7 +212,7 @@ async function openSource(
     state: entry.state,
     bucketName: entry.bucketName,
     objectPath: entry.objectPath,
-    verified: entry.verification?.state === "verified",
+    verification: entry.verification?.state,
   }));
   if (map) {
     const unknown = [...map.values()].filter((mapping) => !index.has(mapping.from));

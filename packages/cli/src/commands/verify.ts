@@ -357,7 +357,15 @@ async function resendPhones(
       );
     }
   }
+  // Phones the run never got to (interrupted, or stopped first) are named, not passed over.
+  const answered = new Set(results.map((result) => result.phoneId));
+  const unsent = infos.filter((info) => !answered.has(info.phone_id));
+  for (const info of unsent)
+    context.err.write(
+      `verify: ${info.phone_id}: not resent (the run stopped first); rerun with --resend-missing\n`,
+    );
+  if (context.io.signal?.aborted) return EXIT.interrupted;
   if (count("unknown") > 0) return EXIT.upstream;
-  if (count("rejected") + count("failed") > 0) return EXIT.failed;
+  if (count("rejected") + count("failed") + unsent.length > 0) return EXIT.failed;
   return EXIT.ok;
 }
