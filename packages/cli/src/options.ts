@@ -108,10 +108,9 @@ export const globalOptionsSchema = z.object({
 export const OUTPUTS = ["table", "json", "ndjson"] as const;
 export type OutputFormat = (typeof OUTPUTS)[number];
 
-export const exportOptionsSchema = globalOptionsSchema.extend({
+/** What `export` and `restore` share: the phones (listed, or from an input), and the run's flags. */
+const batchRunOptions = {
   phoneId: list,
-  include: list,
-  exclude: list,
   bucket: z.string().optional(),
   objectPath: z.string().optional(),
   input: nonEmpty("--input").optional(),
@@ -127,6 +126,12 @@ export const exportOptionsSchema = globalOptionsSchema.extend({
   maxErrors: parsed("--max-errors", parseMaxErrors).optional(),
   rate: parsed("--rate", parseRate).optional(),
   output: oneOf("--output", OUTPUTS).optional(),
+};
+
+export const exportOptionsSchema = globalOptionsSchema.extend({
+  ...batchRunOptions,
+  include: list,
+  exclude: list,
   all: z.boolean().default(false),
   ...phoneFilterOptions,
   exportable: statuses("--exportable"),
@@ -138,25 +143,10 @@ export const exportOptionsSchema = globalOptionsSchema.extend({
 export type ExportOptions = z.infer<typeof exportOptionsSchema>;
 
 export const restoreOptionsSchema = globalOptionsSchema.extend({
-  phoneId: list,
-  bucket: z.string().optional(),
-  objectPath: z.string().optional(),
-  input: nonEmpty("--input").optional(),
-  inputFormat: oneOf("--input-format", INPUT_FORMATS).optional(),
+  ...batchRunOptions,
   fromJournal: nonEmpty("--from-journal").optional(),
   toPhoneMap: nonEmpty("--to-phone-map").optional(),
-  dryRun: z.boolean().default(false),
   yes: z.boolean().default(false),
-  wait: z.boolean().default(false),
-  timeout: duration("--timeout").optional(),
-  pollInterval: duration("--poll-interval").optional(),
-  concurrency: integer("--concurrency", 1, 64).default(4),
-  batchSize: integer("--batch-size", 1, 1000).default(100),
-  journal: nonEmpty("--journal").optional(),
-  retryUnknown: z.boolean().default(false),
-  maxErrors: parsed("--max-errors", parseMaxErrors).optional(),
-  rate: parsed("--rate", parseRate).optional(),
-  output: oneOf("--output", OUTPUTS).optional(),
   clockSkew: z.undefined().optional(),
 });
 export type RestoreOptions = z.infer<typeof restoreOptionsSchema>;

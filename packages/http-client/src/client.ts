@@ -346,33 +346,34 @@ class Client implements CphClient {
   }
 
   /** batch-restore without validation (restoreMany validated each phone already). */
-  async #postRestoreBatch(
-    restoreInfos: readonly RestoreInfo[],
-    control: SendControl,
-  ): Promise<BatchExportResult> {
+  #postRestoreBatch(restoreInfos: readonly RestoreInfo[], control: SendControl): Promise<BatchExportResult> {
     const request = buildBatchImportRequest({
       endpoint: this.endpoint,
       projectId: this.projectId,
       restoreInfos,
     });
-    const answer = await this.#send(request, { ...control, target: this.#targetOf(request.url) });
-    let response: ReturnType<typeof parseBatchExportResponse>;
-    try {
-      response = parseBatchExportResponse(answer);
-    } catch (error) {
-      throw this.#scrub(error);
-    }
-    const requestId = response.request_id || headerValue(answer.headers, "x-request-id") || undefined;
-    return { requestId, response, phones: phoneResults(restoreInfos, response, requestId) };
+    return this.#postEntries(request, restoreInfos, control);
   }
 
   /** batch-storage without validation (exportMany validated each phone already). */
-  async #postBatch(storageInfos: readonly StorageInfo[], control: SendControl): Promise<BatchExportResult> {
+  #postBatch(storageInfos: readonly StorageInfo[], control: SendControl): Promise<BatchExportResult> {
     const request = buildBatchExportRequest({
       endpoint: this.endpoint,
       projectId: this.projectId,
       storageInfos,
     });
+    return this.#postEntries(request, storageInfos, control);
+  }
+
+  /**
+   * One batch POST (batch-storage or batch-restore, the same answer) through #send, which never
+   * resends a POST of unknown outcome; each entry's result read from the answer.
+   */
+  async #postEntries(
+    request: HttpRequest,
+    entries: readonly { phone_id: string; bucket_name: string; object_path: string }[],
+    control: SendControl,
+  ): Promise<BatchExportResult> {
     const answer = await this.#send(request, { ...control, target: this.#targetOf(request.url) });
     let response: ReturnType<typeof parseBatchExportResponse>;
     try {
@@ -381,7 +382,7 @@ class Client implements CphClient {
       throw this.#scrub(error);
     }
     const requestId = response.request_id || headerValue(answer.headers, "x-request-id") || undefined;
-    return { requestId, response, phones: phoneResults(storageInfos, response, requestId) };
+    return { requestId, response, phones: phoneResults(entries, response, requestId) };
   }
 
   async batchRestore(
@@ -393,21 +394,7 @@ class Client implements CphClient {
       const validation = validateBatchImportRequest({ restore_infos: restoreInfos }, this.#validation);
       if (!validation.ok) throw new CphValidationError(validation.issues);
     }
-    const request = buildBatchImportRequest({
-      endpoint: this.endpoint,
-      projectId: this.projectId,
-      restoreInfos,
-    });
-    // The same #send as batch-storage: a POST of unknown outcome is never resent.
-    const answer = await this.#send(request, { signal: options.signal, headers });
-    let response: ReturnType<typeof parseBatchExportResponse>;
-    try {
-      response = parseBatchExportResponse(answer);
-    } catch (error) {
-      throw this.#scrub(error);
-    }
-    const requestId = response.request_id || headerValue(answer.headers, "x-request-id") || undefined;
-    return { requestId, response, phones: phoneResults(restoreInfos, response, requestId) };
+    return this.#postRestoreBatch(restoreInfos, { signal: options.signal, headers });
   }
 
   async send(request: HttpRequest, options: RequestOptions = {}): Promise<HttpResponseData> {

@@ -9,7 +9,7 @@ import type {
 import { type ClientFactory, openClient } from "../client.js";
 import { colorEnabled, type ResolvedConfig } from "../config.js";
 import { formatDuration } from "../duration.js";
-import { isAbortError, isAuthErrorCode } from "../errors.js";
+import { CliError, isAbortError, isAuthErrorCode, usageError } from "../errors.js";
 import { EXIT, worstExit } from "../exit-codes.js";
 import { type Context, terminalWidth } from "../io.js";
 import type { ObsFactory, ObsSettings } from "../obs.js";
@@ -68,6 +68,52 @@ export interface Meta {
   line: number;
   bucket: string;
   objectPath: string;
+}
+
+/** The run flags that only make sense together: --timeout and --poll-interval with --wait, --retry-unknown with --journal. */
+export function checkRunFlags(options: RunOptions, command: "export" | "restore"): void {
+  if (options.timeout !== undefined && !options.wait)
+    throw usageError(`${command}: --timeout only applies with --wait.`);
+  if (options.pollInterval !== undefined && !options.wait)
+    throw usageError(`${command}: --poll-interval only applies with --wait.`);
+  if (options.retryUnknown && options.journal === undefined) {
+    throw usageError(
+      `${command}: --retry-unknown needs --journal FILE: only the journal knows which phones were left unknown.`,
+    );
+  }
+}
+
+/**
+ * The second pass over a validated source: the entries to send (storage infos, or restore infos
+ * when `defaults.operation` is restore: `T` follows it), in source order, recording where each came
+ * from; the phones the source marks skipped as `SkippedPhone`s.
+ */
+export async function* preparedEntries<T>(
+  source: PhoneSource,
+  defaults: RowDefaults,
+  meta: Meta[],
+  signal: AbortSignal | undefined,
+  skips: Skips | undefined,
+): AsyncGenerator<T | SkippedPhone> {
+  const preparer = new RowPreparer(defaults);
+  for await (const record of source.records(signal)) {
+    const row = preparer.prepare(record);
+    if (row.index < 0) continue;
+    if (record.skip && skips) {
+      // Reported where it was listed, with no object: nothing is written for it.
+      meta[row.index] = { line: row.line, bucket: "", objectPath: "" };
+      yield skips.make({ phoneId: recordPhoneId(record), ...record.skip });
+      continue;
+    }
+    if (!row.info) {
+      throw new CliError(
+        `${source.name} changed while it was being read (${source.where(row.line)} is now invalid); the phones before it may have been sent: rerun with the same --journal.`,
+        EXIT.usage,
+      );
+    }
+    meta[row.index] = { line: row.line, bucket: row.info.bucket_name, objectPath: row.info.object_path };
+    yield row.info as T;
+  }
 }
 
 export function recordPhoneId(record: SourceRecord): string {

@@ -5,16 +5,15 @@ import {
   type StorageInfo,
   buildBatchExportRequest,
 } from "@cph-export/core";
-import type { CphClient, SkippedPhone } from "@cph-export/http-client";
+import type { CphClient } from "@cph-export/http-client";
 import { type ClientFactory, openClient } from "../client.js";
 import { type ResolvedConfig, requireTarget, resolveConfig } from "../config.js";
-import { CliError, usageError } from "../errors.js";
-import { EXIT } from "../exit-codes.js";
+import { usageError } from "../errors.js";
 import { checkFlagValues } from "../flag-values.js";
 import type { Context } from "../io.js";
 import { type ExportOptions, exportOptionsSchema, type OutputFormat, parseOptions } from "../options.js";
 import { formatIssue, openPhones, type PhoneSource, scanPhones } from "../phones.js";
-import { type RowDefaults, type RowIssue, RowPreparer } from "../rows.js";
+import type { RowDefaults, RowIssue } from "../rows.js";
 import {
   describeSelection,
   describeStatuses,
@@ -24,7 +23,7 @@ import {
 } from "../selection.js";
 import { type ObsFactory, obsSettings } from "../obs.js";
 import { parseObjectPathTemplate } from "../template.js";
-import { type BatchRunSpec, type Meta, recordPhoneId, runBatches, type Skips } from "./batch-run.js";
+import { type BatchRunSpec, checkRunFlags, preparedEntries, runBatches, type Skips } from "./batch-run.js";
 import { printRequests } from "./dry-run.js";
 
 /** Issues `export` prints before refusing an invalid input; `validate` prints them all. */
@@ -114,7 +113,7 @@ export async function exportCommand(
       return await printRequests(
         {
           operation: "export",
-          items: (meta, signal) => storageInfos(source, defaults, meta, signal, skips),
+          items: (meta, signal) => preparedEntries<StorageInfo>(source, defaults, meta, signal, skips),
           batcher,
           build: (batch) => buildBatchExportRequest({ endpoint, projectId, storageInfos: batch }),
         },
@@ -129,7 +128,7 @@ export async function exportCommand(
     client = undefined;
     const spec: BatchRunSpec<StorageInfo> = {
       operation: "export",
-      items: (meta, signal) => storageInfos(source, defaults, meta, signal, skips),
+      items: (meta, signal) => preparedEntries<StorageInfo>(source, defaults, meta, signal, skips),
       start: (running, items, runOptions) => running.exportMany(items, runOptions),
     };
     return await runBatches(
@@ -240,11 +239,7 @@ function checkCombinations(options: ExportOptions): void {
         "export: --page-size only applies to a selection (--all, --server-id, --name, --status).",
       );
   }
-  if (options.timeout !== undefined && !options.wait)
-    throw usageError("export: --timeout only applies with --wait.");
-  if (options.pollInterval !== undefined && !options.wait) {
-    throw usageError("export: --poll-interval only applies with --wait.");
-  }
+  checkRunFlags(options, "export");
   if (options.verify && !options.wait && !options.dryRun) {
     throw usageError(
       "export: --verify needs --wait: an archive is in OBS only once its job has succeeded (or run 'cph-export verify --journal FILE' later).",
@@ -256,39 +251,5 @@ function checkCombinations(options: ExportOptions): void {
   ] as const) {
     if (given !== undefined && !options.verify)
       throw usageError(`export: ${flag} only applies with --verify.`);
-  }
-  if (options.retryUnknown && options.journal === undefined) {
-    throw usageError(
-      "export: --retry-unknown needs --journal FILE: only the journal knows which phones were left unknown.",
-    );
-  }
-}
-
-/** Second pass: the storage infos to send, in input order, recording where each came from. */
-async function* storageInfos(
-  source: PhoneSource,
-  defaults: RowDefaults,
-  meta: Meta[],
-  signal: AbortSignal | undefined,
-  skips: Skips | undefined,
-): AsyncGenerator<StorageInfo | SkippedPhone> {
-  const preparer = new RowPreparer(defaults);
-  for await (const record of source.records(signal)) {
-    const row = preparer.prepare(record);
-    if (row.index < 0) continue;
-    if (record.skip && skips) {
-      // Reported where it was listed, with no object: nothing is written for it.
-      meta[row.index] = { line: row.line, bucket: "", objectPath: "" };
-      yield skips.make({ phoneId: recordPhoneId(record), ...record.skip });
-      continue;
-    }
-    if (!row.info) {
-      throw new CliError(
-        `${source.name} changed while it was being read (${source.where(row.line)} is now invalid); the phones before it may have been sent: rerun with the same --journal.`,
-        EXIT.usage,
-      );
-    }
-    meta[row.index] = { line: row.line, bucket: row.info.bucket_name, objectPath: row.info.object_path };
-    yield row.info as StorageInfo;
   }
 }

@@ -1,72 +1,25 @@
 // `cph-export restore` in one process, through the real client against a real emulator on loopback.
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  DEMO_CREDENTIALS,
-  type EmulatorConfig,
-  type LedgerEntry,
-  RESTORE_ERROR_CODES,
-  startEmulator,
-} from "@cph-export/emulator";
+import { DEMO_CREDENTIALS, RESTORE_ERROR_CODES } from "@cph-export/emulator";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CliIo } from "../io.js";
-import { run } from "../run.js";
-import { memoryIo } from "../test-support/fake-io.js";
+import {
+  emulatorEnv,
+  emulatorHarness,
+  ledgerOf,
+  ndjsonRows,
+  type Running,
+  runInMemory,
+} from "../test-support/emulator.js";
 
-interface Running {
-  url: string;
-  close(): Promise<void>;
-  directory: string;
-}
+const { emulatorWith, scratch, cleanup } = emulatorHarness("cph-export-restore-");
+afterEach(cleanup);
 
-const running: Running[] = [];
-const scratchDirs: string[] = [];
+const cli = (emulator: Running, args: string[], io: Partial<CliIo> = {}, stdin?: string) =>
+  runInMemory(args, { env: emulatorEnv(emulator), ...io }, {}, stdin);
 
-async function emulatorWith(config: EmulatorConfig): Promise<Running> {
-  const directory = await mkdtemp(join(tmpdir(), "cph-export-restore-"));
-  const emulator = await startEmulator({ dataDir: directory, config });
-  const handle = { url: emulator.url, close: () => emulator.close(), directory };
-  running.push(handle);
-  return handle;
-}
-
-async function scratch(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "cph-export-restore-run-"));
-  scratchDirs.push(dir);
-  return dir;
-}
-
-afterEach(async () => {
-  for (const emulator of running.splice(0)) {
-    await emulator.close();
-    await rm(emulator.directory, { recursive: true, force: true });
-  }
-  for (const dir of scratchDirs.splice(0)) await rm(dir, { recursive: true, force: true });
-});
-
-async function cli(emulator: Running, args: string[], io: Partial<CliIo> = {}, stdin?: string) {
-  const memory = memoryIo({
-    env: {
-      CPH_ENDPOINT: emulator.url,
-      CPH_PROJECT_ID: DEMO_CREDENTIALS.projectId,
-      HUAWEICLOUD_SDK_AK: DEMO_CREDENTIALS.accessKey,
-      HUAWEICLOUD_SDK_SK: DEMO_CREDENTIALS.secretKey,
-      HOME: "/nonexistent-home",
-    },
-    now: () => new Date(),
-    ...io,
-  });
-  if (stdin !== undefined) memory.stdinStream.end(stdin);
-  const code = await run(args, memory);
-  return { code, stdout: memory.stdoutText(), stderr: memory.stderrText() };
-}
-
-const rowsOf = (text: string) =>
-  text
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+const rowsOf = ndjsonRows;
 
 const fileUrl = (emulator: Running, phone: string, path: string) =>
   `${emulator.url}/__emulator/phones/${phone}/file?path=${encodeURIComponent(path)}`;
@@ -94,9 +47,7 @@ async function tmpFiles(emulator: Running, phone: string): Promise<Record<string
   return out;
 }
 
-const restoreLedger = async (emulator: Running) =>
-  ((await (await fetch(`${emulator.url}/__emulator/restore-ledger`)).json()) as { entries: LedgerEntry[] })
-    .entries;
+const restoreLedger = (emulator: Running) => ledgerOf(emulator, "restore-ledger");
 
 const PHONES = Array.from(
   { length: 8 },

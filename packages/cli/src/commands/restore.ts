@@ -6,10 +6,9 @@ import {
   RestoreInfoBatcher,
   resolveEndpoint,
 } from "@cph-export/core";
-import type { SkippedPhone } from "@cph-export/http-client";
 import type { ClientFactory } from "../client.js";
 import { type ResolvedConfig, requireTarget, resolveConfig } from "../config.js";
-import { CliError, usageError } from "../errors.js";
+import { usageError } from "../errors.js";
 import { EXIT } from "../exit-codes.js";
 import type { Context } from "../io.js";
 import { type OutputFormat, parseOptions, type RestoreOptions, restoreOptionsSchema } from "../options.js";
@@ -23,7 +22,14 @@ import {
 } from "../restore-sources.js";
 import { type RowDefaults, RowPreparer } from "../rows.js";
 import { parseObjectPathTemplate } from "../template.js";
-import { type BatchRunSpec, type Meta, recordPhoneId, runBatches, type Skips } from "./batch-run.js";
+import {
+  type BatchRunSpec,
+  checkRunFlags,
+  type Meta,
+  preparedEntries,
+  runBatches,
+  type Skips,
+} from "./batch-run.js";
 import { printRequests } from "./dry-run.js";
 
 export interface RestoreDependencies {
@@ -96,7 +102,7 @@ export async function restoreCommand(
     }
     const skips = scan.skipped > 0 ? await skipsOf() : undefined;
     const items = (meta: Meta[], signal: AbortSignal | undefined) =>
-      restoreInfos(source, defaults, meta, signal, skips);
+      preparedEntries<RestoreInfo>(source, defaults, meta, signal, skips);
     if (options.dryRun) {
       const endpoint = resolveEndpoint({ region: config.region, endpoint: config.endpoint });
       const projectId = config.projectId as string;
@@ -164,15 +170,7 @@ function checkCombinations(options: RestoreOptions, context: Context): void {
       "restore: --from-journal restores each phone from the archive its export wrote; --bucket and --object-path do not apply.",
     );
   }
-  if (options.timeout !== undefined && !options.wait)
-    throw usageError("restore: --timeout only applies with --wait.");
-  if (options.pollInterval !== undefined && !options.wait)
-    throw usageError("restore: --poll-interval only applies with --wait.");
-  if (options.retryUnknown && options.journal === undefined) {
-    throw usageError(
-      "restore: --retry-unknown needs --journal FILE: only the journal knows which phones were left unknown.",
-    );
-  }
+  checkRunFlags(options, "restore");
   if (
     options.journal !== undefined &&
     options.fromJournal !== undefined &&
@@ -225,38 +223,6 @@ async function openSource(
     }
   }
   return journalSource(options.fromJournal, phones, map);
-}
-
-/** Second pass: the restore infos to send, in source order, recording where each came from. */
-async function* restoreInfos(
-  source: PhoneSource,
-  defaults: RowDefaults,
-  meta: Meta[],
-  signal: AbortSignal | undefined,
-  skips: Skips | undefined,
-): AsyncGenerator<RestoreInfo | SkippedPhone> {
-  const preparer = new RowPreparer(defaults);
-  for await (const record of source.records(signal)) {
-    const row = preparer.prepare(record);
-    if (row.index < 0) continue;
-    if (record.skip && skips) {
-      meta[row.index] = { line: row.line, bucket: "", objectPath: "" };
-      yield skips.make({ phoneId: recordPhoneId(record), ...record.skip });
-      continue;
-    }
-    if (!row.info) {
-      throw new CliError(
-        `${source.name} changed while it was being read (${source.where(row.line)} is now invalid); the phones before it may have been sent: rerun with the same --journal.`,
-        EXIT.usage,
-      );
-    }
-    meta[row.index] = { line: row.line, bucket: row.info.bucket_name, objectPath: row.info.object_path };
-    yield {
-      phone_id: row.info.phone_id,
-      bucket_name: row.info.bucket_name,
-      object_path: row.info.object_path,
-    };
-  }
 }
 
 /**

@@ -1,49 +1,23 @@
 // `cph-export verify` end to end in one process: the real client and the real OBS reader (S3 SDK)
 // against a real emulator on a loopback port, whose data directory is the "bucket".
-import { mkdtemp, readFile, rm, unlink } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { DEMO_CREDENTIALS, type EmulatorConfig, type LedgerEntry, startEmulator } from "@cph-export/emulator";
 import { afterEach, describe, expect, it } from "vitest";
-import { type RunDependencies, run } from "../run.js";
+import type { RunDependencies } from "../run.js";
+import {
+  emulatorEnv,
+  emulatorHarness,
+  ledgerOf,
+  ndjsonRows,
+  type Running,
+  runInMemory,
+} from "../test-support/emulator.js";
 import type { ArchiveLookup } from "../verify-archives.js";
-import { memoryIo } from "../test-support/fake-io.js";
 
-interface Running {
-  url: string;
-  close(): Promise<void>;
-  directory: string;
-}
+const { emulatorWith, scratch, cleanup } = emulatorHarness("cph-export-verify-");
+afterEach(cleanup);
 
-const running: Running[] = [];
-const cleanup: string[] = [];
-
-async function emulatorWith(config: EmulatorConfig): Promise<Running> {
-  const directory = await mkdtemp(join(tmpdir(), "cph-export-verify-"));
-  const emulator = await startEmulator({ dataDir: directory, config });
-  const handle = { url: emulator.url, close: () => emulator.close(), directory };
-  running.push(handle);
-  return handle;
-}
-
-afterEach(async () => {
-  for (const emulator of running.splice(0)) {
-    await emulator.close();
-    await rm(emulator.directory, { recursive: true, force: true });
-  }
-  for (const dir of cleanup.splice(0)) await rm(dir, { recursive: true, force: true });
-});
-
-async function scratch(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "cph-export-verify-run-"));
-  cleanup.push(dir);
-  return dir;
-}
-
-const ledger = async (emulator: Running) => {
-  const response = await fetch(`${emulator.url}/__emulator/ledger`);
-  return ((await response.json()) as { entries: LedgerEntry[] }).entries;
-};
+const ledger = (emulator: Running) => ledgerOf(emulator, "ledger");
 
 /** Waits until every job the emulator made has ended (its archive written or its failure set). */
 async function jobsEnded(emulator: Running): Promise<void> {
@@ -63,34 +37,14 @@ async function setFaults(emulator: Running, faults: Record<string, unknown>): Pr
   expect(response.status).toBe(200);
 }
 
-async function cli(
+const cli = (
   emulator: Running,
   args: string[],
   env: Record<string, string> = {},
   dependencies: RunDependencies = {},
-) {
-  const io = memoryIo({
-    env: {
-      CPH_ENDPOINT: emulator.url,
-      CPH_OBS_ENDPOINT: emulator.url,
-      CPH_PROJECT_ID: DEMO_CREDENTIALS.projectId,
-      HUAWEICLOUD_SDK_AK: DEMO_CREDENTIALS.accessKey,
-      HUAWEICLOUD_SDK_SK: DEMO_CREDENTIALS.secretKey,
-      HOME: "/nonexistent-home",
-      ...env,
-    },
-    // Archives get the machine's time: so must the journal's records and the verdicts.
-    now: () => new Date(),
-  });
-  const code = await run(args, io, dependencies);
-  return { code, stdout: io.stdoutText(), stderr: io.stderrText() };
-}
+) => runInMemory(args, { env: { ...emulatorEnv(emulator), ...env } }, dependencies);
 
-const rowsOf = (text: string) =>
-  text
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+const rowsOf = ndjsonRows;
 
 const countBy = (rows: Record<string, unknown>[], field: string) => {
   const out: Record<string, number> = {};
