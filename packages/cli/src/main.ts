@@ -36,6 +36,9 @@ async function main(): Promise<void> {
       throw error;
     });
   }
+  // The pinned AWS SDK (verify's OBS reader) runs on Node 20 and would warn on every run that later
+  // releases will not; the process's environment is this shell's to set.
+  process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true";
   const { run } = await import("./run.js");
   const code = await run(argv, {
     // A getter: opening stdin is left to the commands that read it.

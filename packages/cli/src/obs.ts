@@ -68,8 +68,6 @@ export function obsSettings(
 
 /** `@cph-export/obs`, loaded only by the commands that read OBS (the S3 SDK is large). */
 export const defaultObsFactory: ObsFactory = async (settings) => {
-  // The pinned SDK runs on Node 20 and would warn on every run that later releases will not.
-  process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true";
   const module = (await import("@cph-export/obs")) as {
     createObsReader: (options: {
       region: string;
