@@ -14,6 +14,8 @@ import {
 import { CallerRegistry } from "./auth.js";
 import type { CallerConfig, GatewayConfig } from "./config.js";
 import { GatewayError } from "./errors.js";
+import { mountCampaignRoutes } from "./campaign-routes.js";
+import type { Campaigns } from "./campaign-service.js";
 import { mountCphRoutes } from "./cph-routes.js";
 import { mountFleetRoutes } from "./fleet-routes.js";
 import type { Logger } from "./logger.js";
@@ -42,6 +44,8 @@ export interface AppDependencies {
   lifecycle?: Lifecycle;
   /** Makes request ids; default `randomUUID`. */
   createRequestId?: () => string;
+  /** Campaigns (with Redis); without, their routes answer 503 `CPHGW.5035`. */
+  campaigns?: Campaigns | undefined;
 }
 
 export { SECURE_HEADERS } from "./answers.js";
@@ -252,7 +256,11 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
   }
 
   /** Authentication, project rule and rate limit: what every CPH route does first. */
-  async function admit(c: AppContext, body: Uint8Array): Promise<CallerConfig> {
+  async function admit(
+    c: AppContext,
+    body: Uint8Array,
+    projectId = c.req.param("project_id") ?? "",
+  ): Promise<CallerConfig> {
     const authorization = requestHeader(c, "authorization");
     const access =
       authorization === undefined ? undefined : /Access=([A-Za-z0-9]{1,128})/.exec(authorization)?.[1];
@@ -269,7 +277,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
       now: new Date(now()),
     });
     c.set("caller", caller.name);
-    (policies.get(caller.name) as CallerPolicy).checkProject(c.req.param("project_id") ?? "");
+    (policies.get(caller.name) as CallerPolicy).checkProject(projectId);
     const window = await withStore(() => store.hitRateWindow(caller.name, 60_000));
     if (window.count > caller.requestsPerMinute) {
       const retryAfter = Math.max(1, Math.ceil(window.resetInMs / 1000));
@@ -397,5 +405,6 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
   mountOpsRoutes(app, kit);
   const checkServers = mountFleetRoutes(app, kit);
   mountCphRoutes(app, kit, checkServers);
+  mountCampaignRoutes(app, kit, dependencies.campaigns, checkServers);
   return app;
 }

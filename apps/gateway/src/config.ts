@@ -137,6 +137,27 @@ export const gatewayConfigSchema = z
         keyPrefix: z.string().max(100).default("cph-gateway:"),
       })
       .prefault({}),
+    /** Campaigns (they need Redis: CPH_GATEWAY_REDIS_URL). */
+    campaigns: z
+      .strictObject({
+        /** Batch jobs each replica runs at once. */
+        workerConcurrency: z.int().min(1).max(1000).default(16),
+        /** How long a replica's hold on a batch lasts unrenewed: a killed replica's batches move on after it. */
+        lockMs: z.int().min(1000).max(600_000).default(30_000),
+        /** How often each replica looks for the batches of killed replicas. */
+        stalledIntervalMs: z.int().min(500).max(600_000).default(15_000),
+        /** First interval of following a batch's jobs (backing off by half each round to pollMaxIntervalMs). */
+        pollIntervalMs: z.int().min(50).max(60_000).default(2_000),
+        /** Longest interval of following a batch's jobs. */
+        pollMaxIntervalMs: z.int().min(50).max(300_000).default(15_000),
+        /** Longest wait for a batch's jobs; the jobs still running then end unknown. */
+        jobTimeoutMs: z.int().min(1000).max(86_400_000).default(3_600_000),
+        /** Attempts of a batch whose POST could not reach CPH (nothing sent), with backoff from 1 s. */
+        batchAttempts: z.int().min(1).max(100).default(10),
+        /** Attempts per CPH call of a campaign: throttling and unreachable answers are retried as the client's safe policy allows. */
+        maxAttempts: z.int().min(1).max(10).default(5),
+      })
+      .prefault({}),
   })
   .superRefine((config, context) => {
     const names = new Map<string, number>();

@@ -32,9 +32,16 @@ export const GATEWAY_ERRORS = {
   "CPHGW.4034": { status: 403, summary: "more phones in one request than the caller may send" },
   "CPHGW.4035": { status: 403, summary: "a phone of the request is not on one of the caller's servers" },
   "CPHGW.4036": { status: 403, summary: "the caller may not use this operation (export or restore)" },
+  "CPHGW.4037": { status: 403, summary: "only the caller that started a campaign may cancel or resume it" },
   "CPHGW.4041": { status: 404, summary: "no such route" },
+  "CPHGW.4042": { status: 404, summary: "no campaign with this id" },
   "CPHGW.4051": { status: 405, summary: "the route exists but not with this method" },
   "CPHGW.4091": { status: 409, summary: "a request with this Idempotency-Key is still in flight" },
+  "CPHGW.4092": {
+    status: 409,
+    summary:
+      "the campaign is not in a state that allows this (cancel a running one, resume a cancelled or stopped one)",
+  },
   "CPHGW.4131": { status: 413, summary: "the request body is over the body limit (12 MB by default)" },
   "CPHGW.4221": { status: 422, summary: "this Idempotency-Key was used with a different request" },
   "CPHGW.4291": {
@@ -54,6 +61,10 @@ export const GATEWAY_ERRORS = {
   },
   "CPHGW.5031": { status: 503, summary: "the gateway is shutting down" },
   "CPHGW.5032": { status: 503, summary: "the shared state store (Redis) is unavailable" },
+  "CPHGW.5035": {
+    status: 503,
+    summary: "campaigns need Redis: this gateway runs without CPH_GATEWAY_REDIS_URL",
+  },
   "CPHGW.5041": {
     status: 504,
     summary: "the upstream did not answer within the deadline; the call was aborted, outcome unknown",

@@ -5,6 +5,13 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 /** Upper bounds (seconds) of the upstream latency histogram. */
 export const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
 
+/** What the campaign metrics read. */
+export interface CampaignMetricsSource {
+  activeCounts(): Promise<Array<{ id: string; counts: Record<string, number> }>>;
+  jobCounts(): Promise<Record<string, number>>;
+  readonly activity: { active: number; batches: Record<string, number>; phonesSent: number };
+}
+
 export interface GatewayMetricsOptions {
   /** Include prom-client's default process and Node.js metrics; default true. */
   defaultMetrics?: boolean;
@@ -68,6 +75,60 @@ export class GatewayMetrics {
 
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /**
+   * The campaign metrics: phones by state of the running campaigns and queue depth (read from
+   * Redis at each scrape), and this replica's worker activity.
+   */
+  addCampaigns(source: CampaignMetricsSource): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: "cph_gateway_campaign_phones",
+      help: "Phones of the running campaigns, by campaign and state.",
+      labelNames: ["campaign", "state"],
+      registers,
+      async collect() {
+        this.reset();
+        for (const { id, counts } of await source.activeCounts()) {
+          for (const [state, count] of Object.entries(counts)) this.set({ campaign: id, state }, count);
+        }
+      },
+    });
+    new Gauge({
+      name: "cph_gateway_campaign_queue_jobs",
+      help: "Batch jobs in the campaign queue (shared by every replica), by state.",
+      labelNames: ["state"],
+      registers,
+      async collect() {
+        for (const [state, count] of Object.entries(await source.jobCounts())) this.set({ state }, count);
+      },
+    });
+    new Gauge({
+      name: "cph_gateway_campaign_batches_active",
+      help: "Campaign batches this replica's worker is running now.",
+      registers,
+      collect() {
+        this.set(source.activity.active);
+      },
+    });
+    new Gauge({
+      name: "cph_gateway_campaign_batches_total",
+      help: "Campaign batches this replica's worker ended, by outcome (completed, retried, failed); a counter.",
+      labelNames: ["outcome"],
+      registers,
+      collect() {
+        for (const [outcome, count] of Object.entries(source.activity.batches)) this.set({ outcome }, count);
+      },
+    });
+    new Gauge({
+      name: "cph_gateway_campaign_phones_sent_total",
+      help: "Campaign phones this replica's worker sent to CPH; a counter.",
+      registers,
+      collect() {
+        this.set(source.activity.phonesSent);
+      },
+    });
   }
 
   /** The Content-Type of `render()`'s text. */

@@ -14,6 +14,12 @@ import {
   showJobResponseSchema,
 } from "@cph-export/core";
 import { z } from "zod";
+import {
+  campaignPhonesPageSchema,
+  campaignPhonesQuerySchema,
+  campaignRequestSchema,
+  campaignViewSchema,
+} from "./campaign-model.js";
 import { GATEWAY_ERRORS } from "./errors.js";
 
 /** The body of every error the gateway gives itself (`CPHGW.*` codes). */
@@ -142,6 +148,12 @@ const projectParams = z.object({
     .regex(/^[A-Za-z0-9_-]{1,64}$/)
     .meta({ description: "The CPH project id; must be one of the caller's projects." }),
 });
+const campaignParams = z.object({
+  campaign_id: z
+    .string()
+    .regex(/^c-[0-9a-f]{32}$/)
+    .meta({ description: "The id POST /v1/campaigns gave." }),
+});
 const idempotencyHeaders = z.object({
   "Idempotency-Key": z
     .string()
@@ -182,6 +194,9 @@ export function createOpenApiDocument(options: OpenApiOptions = {}): JsonObject 
       listCloudPhoneServersResponseSchema,
       "output",
     ),
+    CampaignRequest: named("CampaignRequest", campaignRequestSchema, "input"),
+    Campaign: named("Campaign", campaignViewSchema, "output"),
+    CampaignPhonesPage: named("CampaignPhonesPage", campaignPhonesPageSchema, "output"),
   };
   registry.registerComponent("securitySchemes", "bearerApiKey", {
     type: "http",
@@ -317,6 +332,77 @@ export function createOpenApiDocument(options: OpenApiOptions = {}): JsonObject 
       listServersQuerySchema,
       schemas.ListCloudPhoneServersResponse,
     ),
+    createRoute({
+      method: "post",
+      path: "/v1/campaigns",
+      operationId: "CreateCampaign",
+      summary:
+        "Start a campaign: export a list or a selection of phones in batches, run by every replica's worker (needs Redis).",
+      request: {
+        headers: idempotencyHeaders,
+        body: { required: true, content: { "application/json": { schema: schemas.CampaignRequest } } },
+      },
+      responses: {
+        201: ok("Created and started; Location names it.", schemas.Campaign),
+        ...errors([...COMMON_ERRORS, "409", "413", "422"]),
+      },
+    }),
+    createRoute({
+      method: "get",
+      path: "/v1/campaigns",
+      operationId: "ListCampaigns",
+      summary: "The 100 newest campaigns.",
+      responses: {
+        200: ok("Newest first.", { $ref: "#/components/schemas/Campaign" }),
+        ...errors(["401", "503"]),
+      },
+    }),
+    createRoute({
+      method: "get",
+      path: "/v1/campaigns/{campaign_id}",
+      operationId: "ShowCampaign",
+      summary: "A campaign: status, counts of its phones by state, times.",
+      request: { params: campaignParams },
+      responses: { 200: ok("The campaign.", schemas.Campaign), ...errors(["401", "404", "503"]) },
+    }),
+    createRoute({
+      method: "get",
+      path: "/v1/campaigns/{campaign_id}/phones",
+      operationId: "ListCampaignPhones",
+      summary: "A campaign's phones, paged, optionally of one state: job id, error, archive.",
+      request: { params: campaignParams, query: campaignPhonesQuerySchema },
+      responses: {
+        200: ok("One page.", schemas.CampaignPhonesPage),
+        ...errors(["400", "401", "404", "503"]),
+      },
+    }),
+    createRoute({
+      method: "post",
+      path: "/v1/campaigns/{campaign_id}/cancel",
+      operationId: "CancelCampaign",
+      summary: "Stop sending: pending phones become rejected not_sent; batches in flight end as they would.",
+      request: { params: campaignParams },
+      responses: { 200: ok("Cancelled.", schemas.Campaign), ...errors(["401", "403", "404", "409", "503"]) },
+    }),
+    createRoute({
+      method: "post",
+      path: "/v1/campaigns/{campaign_id}/resume",
+      operationId: "ResumeCampaign",
+      summary: "Send the not_sent phones of a cancelled or stopped campaign; max_errors counts anew.",
+      request: { params: campaignParams },
+      responses: {
+        200: ok("Running again.", schemas.Campaign),
+        ...errors(["401", "403", "404", "409", "503"]),
+      },
+    }),
+    operations(
+      "/campaigns/{campaign_id}",
+      "CampaignPage",
+      "The campaign's progress page (HTML; asks for an API key).",
+      {
+        200: "The page.",
+      },
+    ),
     operations("/healthz", "Healthz", "The process is alive.", { 200: "Alive." }),
     operations(
       "/readyz",
@@ -346,7 +432,7 @@ export function createOpenApiDocument(options: OpenApiOptions = {}): JsonObject 
       description:
         "Internal facade for the Huawei Cloud CPH API: same routes and bodies as CPH (export, restore, " +
         "jobs, phone and server listings), with caller authentication, per-caller policy, validation, " +
-        "idempotency and rate limits.",
+        "idempotency and rate limits; and campaigns: fleet exports run by the gateway's replicas on Redis.",
     },
     ...(options.serverUrl === undefined ? {} : { servers: [{ url: options.serverUrl }] }),
     security: [{ bearerApiKey: [] }, { sdkHmacSha256: [] }],

@@ -80,7 +80,6 @@ export class CallerPolicy {
   checkBatch(operation: BatchOperation, storageInfos: readonly BatchEntry[]): void {
     this.checkOperation(operation);
     const field = FIELD[operation];
-    const verb = VERB[operation];
     const max = this.caller.maxPhonesPerRequest;
     if (storageInfos.length > max) {
       throw new GatewayError(
@@ -97,6 +96,15 @@ export class CallerPolicy {
         },
       );
     }
+    this.checkEntries(operation, storageInfos, field);
+  }
+
+  /**
+   * The bucket and object path rules of `checkBatch`, for any number of entries (a campaign's);
+   * `field` names them in the details' paths.
+   */
+  checkEntries(operation: BatchOperation, storageInfos: readonly BatchEntry[], field: string): void {
+    const verb = VERB[operation];
     const buckets: ErrorDetail[] = [];
     const prefixes: ErrorDetail[] = [];
     storageInfos.forEach((info, index) => {

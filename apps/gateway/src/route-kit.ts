@@ -45,8 +45,11 @@ export interface RouteKit {
   policies: ReadonlyMap<string, CallerPolicy>;
   /** Milliseconds since the epoch. */
   now: () => number;
-  /** Authentication, project rule and rate limit: what every CPH route does first. */
-  admit(c: AppContext, body: Uint8Array): Promise<CallerConfig>;
+  /**
+   * Authentication, project rule and rate limit: what every CPH route does first. The project is
+   * the path's `project_id` unless given (campaigns use the upstream's).
+   */
+  admit(c: AppContext, body: Uint8Array, projectId?: string): Promise<CallerConfig>;
   /** An answer as data, sent with the secure headers and the request id. */
   send(c: AppContext, answer: StoredResponse & { errorCode?: string | undefined }): Response;
   /** A request built from validated input, sent upstream under the deadline; any answer comes back as data. */

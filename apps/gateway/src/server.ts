@@ -1,7 +1,11 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Credentials } from "@cph-export/http-client";
-import { createCphClient } from "@cph-export/http-client";
+import { type CphClient, createCphClient } from "@cph-export/http-client";
+import { Redis } from "ioredis";
+import { type CampaignClient, CampaignRunner } from "./campaign-runner.js";
+import type { Campaigns } from "./campaign-service.js";
+import { CampaignStore } from "./campaign-store.js";
 import { createAdaptorServer } from "@hono/node-server";
 import { createApp, type Upstream } from "./app.js";
 import type { GatewayConfig } from "./config.js";
@@ -23,6 +27,8 @@ export interface StartGatewayOptions {
   /** Override `config.listen`. */
   port?: number | undefined;
   host?: string | undefined;
+  /** For tests: the client campaigns send with (default: one built from the config, with retries). */
+  campaignClient?: (CampaignClient & { close?: () => Promise<void> }) | undefined;
   /** For tests: an upstream other than the http-client built from the config. */
   upstream?: (Upstream & { close?: () => Promise<void> }) | undefined;
 }
@@ -42,7 +48,8 @@ function upstreamClient(
   config: GatewayConfig,
   credentials: Credentials,
   logger: Logger,
-): Upstream & { close(): Promise<void> } {
+  maxAttempts = config.upstream.maxAttempts,
+): CphClient {
   const { upstream } = config;
   const timeout = upstream.timeoutMs;
   const resolvedCredentials: Credentials =
@@ -53,7 +60,7 @@ function upstreamClient(
     ...(upstream.endpoint === undefined ? { region: upstream.region } : { endpoint: upstream.endpoint }),
     projectId: upstream.projectId,
     credentials: resolvedCredentials,
-    retry: { maxAttempts: upstream.maxAttempts },
+    retry: { maxAttempts },
     // The gateway's own deadline (an AbortSignal) ends every call first; these only bound the parts.
     timeouts: { connectMs: Math.min(timeout, 10_000), headersMs: timeout + 1000, bodyMs: timeout + 1000 },
     userAgent: `cph-gateway/${GATEWAY_VERSION}`,
@@ -87,7 +94,16 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         });
   const metrics = new GatewayMetrics();
   const lifecycle = { shuttingDown: false };
-  const app = createApp({ config, upstream, store, logger, metrics, lifecycle });
+  let campaigns: (Campaigns & { close(): Promise<void> }) | undefined;
+  if (options.redisUrl !== undefined) {
+    campaigns = startCampaigns(options, options.redisUrl);
+    metrics.addCampaigns({
+      activeCounts: () => campaigns!.store.activeCounts(),
+      jobCounts: () => campaigns!.runner.jobCounts(),
+      activity: campaigns.runner.activity,
+    });
+  }
+  const app = createApp({ config, upstream, store, logger, metrics, lifecycle, campaigns });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   // Bounds slow clients; generous next to the upstream deadline so that no answer is cut.
   server.requestTimeout = Math.max(60_000, config.upstream.timeoutMs * 2);
@@ -129,6 +145,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       await closed;
       clearTimeout(grace);
       clearInterval(idle);
+      await campaigns?.close();
       await Promise.allSettled([upstream.close?.(), store.close()]);
       logger.info("shutdown complete", { forced });
       return { forced };
@@ -136,6 +153,43 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     return stopping;
   };
   return { url, shutdown };
+}
+
+/** The campaign store, the queue and this replica's worker, on their own Redis connections. */
+function startCampaigns(
+  options: StartGatewayOptions,
+  redisUrl: string,
+): Campaigns & { close(): Promise<void> } {
+  const { config, logger } = options;
+  const onRedisError = throttledWarning(logger, "campaign redis connection problem");
+  const client =
+    options.campaignClient ??
+    upstreamClient(config, options.credentials, logger, config.campaigns.maxAttempts);
+  const redis = new Redis(redisUrl, { keyPrefix: config.redis.keyPrefix, maxRetriesPerRequest: 3 });
+  redis.on("error", onRedisError);
+  const store = new CampaignStore(redis);
+  const runner = new CampaignRunner({
+    redisUrl,
+    prefix: `${config.redis.keyPrefix}bull`,
+    store,
+    client,
+    logger,
+    settings: config.campaigns,
+    onRedisError,
+  });
+  return {
+    store,
+    runner,
+    client,
+    async close() {
+      await runner.close(config.shutdown.graceMs).catch((error: unknown) =>
+        logger.warn("campaign worker did not close cleanly", {
+          error: error instanceof Error ? error.message : String(error),
+        }),
+      );
+      await Promise.allSettled([redis.quit(), client.close?.()]);
+    },
+  };
 }
 
 function throttledWarning(logger: Logger, message: string): (error: Error) => void {

@@ -1,0 +1,185 @@
+// The campaign routes: POST /v1/campaigns, GET /v1/campaigns[/{id}[/phones]], POST .../cancel and
+// .../resume, and the progress page. Any caller may read a campaign; only its caller may change it.
+import type { Hono } from "hono";
+import { JSON_HEADERS } from "./answers.js";
+import {
+  CAMPAIGN_ID,
+  type CampaignPhoneState,
+  campaignPhonesQuerySchema,
+  campaignRequestSchema,
+} from "./campaign-model.js";
+import { mountCampaignPage } from "./campaign-page.js";
+import {
+  type Campaigns,
+  campaignView,
+  cancelCampaign,
+  createCampaign,
+  notFound,
+  resumeCampaign,
+} from "./campaign-service.js";
+import { GatewayError } from "./errors.js";
+import type { ServerCheck } from "./fleet-routes.js";
+import { type AppContext, type GatewayEnv, requestHeader } from "./incoming.js";
+import type { CallerPolicy } from "./policy.js";
+import { readBody } from "./read-body.js";
+import { EMPTY, type RouteKit } from "./route-kit.js";
+
+export const CAMPAIGN_ROUTES = {
+  campaigns: "/v1/campaigns",
+  campaign: "/v1/campaigns/{campaign_id}",
+  phones: "/v1/campaigns/{campaign_id}/phones",
+  cancel: "/v1/campaigns/{campaign_id}/cancel",
+  resume: "/v1/campaigns/{campaign_id}/resume",
+} as const;
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+export function mountCampaignRoutes(
+  app: Hono<GatewayEnv>,
+  kit: RouteKit,
+  campaigns: Campaigns | undefined,
+  checkServers: ServerCheck,
+): void {
+  const { config, upstream, policies, admit, send, idempotent, now } = kit;
+
+  function available(): Campaigns {
+    if (campaigns === undefined) {
+      throw new GatewayError(
+        "CPHGW.5035",
+        "campaigns need Redis, and this gateway runs without it: its operators must set CPH_GATEWAY_REDIS_URL",
+      );
+    }
+    return campaigns;
+  }
+
+  const json = (c: AppContext, body: unknown, status = 200, headers: Record<string, string> = {}) =>
+    send(c, { status, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) });
+
+  function campaignId(c: AppContext): string {
+    const id = c.req.param("campaign_id") ?? "";
+    if (!CAMPAIGN_ID.test(id)) throw notFound(id);
+    return id;
+  }
+
+  app.post("/v1/campaigns", async (c) => {
+    c.set("route", CAMPAIGN_ROUTES.campaigns);
+    const body = await readBody(c.req.raw, c.env?.incoming, config.bodyLimitBytes);
+    const caller = await admit(c, body, upstream.projectId);
+    const policy = policies.get(caller.name) as CallerPolicy;
+    policy.checkOperation("export");
+    let input: unknown;
+    try {
+      input = JSON.parse(UTF8.decode(body));
+    } catch {
+      throw new GatewayError("CPHGW.4002", "the request body is not UTF-8 JSON; send a campaign object", {
+        details: [{ code: "invalid_json", path: "", message: "the body could not be parsed as JSON" }],
+      });
+    }
+    const parsed = campaignRequestSchema.safeParse(input);
+    if (!parsed.success) {
+      const details = parsed.error.issues.map((issue) => ({
+        code: issue.code === "custom" ? "invalid_value" : issue.code,
+        path: issue.path
+          .map((part, index) =>
+            typeof part === "number" ? `[${part}]` : `${index === 0 ? "" : "."}${String(part)}`,
+          )
+          .join(""),
+        message: issue.message,
+      }));
+      throw new GatewayError(
+        "CPHGW.4001",
+        `the campaign has ${details.length} ${details.length === 1 ? "issue" : "issues"}; the first: ${details[0]?.path || "body"}: ${details[0]?.message}`,
+        { details },
+      );
+    }
+    const service = available();
+    const run = async () => {
+      const view = await createCampaign(service, {
+        body: parsed.data,
+        caller,
+        policy,
+        config,
+        now: now(),
+        checkServers: (entries) => checkServers(c, policy, entries, { field: "phones", operation: "export" }),
+      });
+      return {
+        status: 201,
+        headers: { ...JSON_HEADERS, Location: `/v1/campaigns/${view.campaign_id}` },
+        body: JSON.stringify(view),
+        storable: true,
+      };
+    };
+    const header = requestHeader(c, "idempotency-key");
+    if (header === undefined) return send(c, await run());
+    return idempotent(c, caller, header, body, run);
+  });
+
+  app.get("/v1/campaigns", async (c) => {
+    c.set("route", CAMPAIGN_ROUTES.campaigns);
+    await admit(c, EMPTY, upstream.projectId);
+    const service = available();
+    const ids = await service.store.list(100);
+    const views = await Promise.all(ids.map((id) => service.store.view(id)));
+    return json(c, { campaigns: views.filter((view) => view !== undefined) });
+  });
+
+  app.get("/v1/campaigns/:campaign_id", async (c) => {
+    c.set("route", CAMPAIGN_ROUTES.campaign);
+    await admit(c, EMPTY, upstream.projectId);
+    return json(c, await campaignView(available(), campaignId(c)));
+  });
+
+  app.get("/v1/campaigns/:campaign_id/phones", async (c) => {
+    c.set("route", CAMPAIGN_ROUTES.phones);
+    await admit(c, EMPTY, upstream.projectId);
+    const query = campaignPhonesQuerySchema.safeParse(c.req.query());
+    if (!query.success) {
+      const details = query.error.issues.map((issue) => ({
+        code: "query_invalid",
+        path: issue.path.join("."),
+        message: issue.message,
+      }));
+      throw new GatewayError(
+        "CPHGW.4006",
+        `the phones query is invalid: ${details[0]?.path}: ${details[0]?.message}`,
+        {
+          details,
+        },
+      );
+    }
+    const limit = Number(query.data.limit ?? 100);
+    if (limit < 1 || limit > 1000) {
+      throw new GatewayError("CPHGW.4006", "limit must be from 1 to 1000", {
+        details: [{ code: "query_invalid", path: "limit", message: "from 1 to 1000" }],
+      });
+    }
+    const service = available();
+    const view = await campaignView(service, campaignId(c));
+    const page = await service.store.phones(view.campaign_id, view.bucket_name, {
+      state: query.data.state as CampaignPhoneState | undefined,
+      cursor: Number(query.data.cursor ?? 0),
+      limit,
+    });
+    return json(c, {
+      phones: page.phones,
+      ...(page.nextCursor === undefined ? {} : { next_cursor: String(page.nextCursor) }),
+    });
+  });
+
+  app.post("/v1/campaigns/:campaign_id/cancel", async (c) => {
+    c.set("route", CAMPAIGN_ROUTES.cancel);
+    const body = await readBody(c.req.raw, c.env?.incoming, config.bodyLimitBytes);
+    const caller = await admit(c, body, upstream.projectId);
+    return json(c, await cancelCampaign(available(), campaignId(c), caller, now()));
+  });
+
+  app.post("/v1/campaigns/:campaign_id/resume", async (c) => {
+    c.set("route", CAMPAIGN_ROUTES.resume);
+    const body = await readBody(c.req.raw, c.env?.incoming, config.bodyLimitBytes);
+    const caller = await admit(c, body, upstream.projectId);
+    (policies.get(caller.name) as CallerPolicy).checkOperation("export");
+    return json(c, await resumeCampaign(available(), campaignId(c), caller, now()));
+  });
+
+  mountCampaignPage(app);
+}
