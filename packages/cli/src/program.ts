@@ -14,6 +14,11 @@ export type CommandName =
   | "jobs wait"
   | "phones list"
   | "servers list"
+  | "campaign start"
+  | "campaign status"
+  | "campaign watch"
+  | "campaign cancel"
+  | "campaign phones"
   | "regions"
   | "completion";
 
@@ -182,6 +187,26 @@ Examples:
   $ cat phones.json | cph-export validate --input - --output json
 `;
 
+const CAMPAIGN_HELP = `
+A campaign is a fleet export run by a cph-gateway (its replicas share the work through Redis): it
+survives the gateway's restarts, and anyone with a gateway key can follow it, here or on the page
+GATEWAY/campaigns/ID. The gateway's URL comes from --gateway or CPH_GATEWAY_URL, your gateway API
+key from CPH_GATEWAY_API_KEY.
+
+Examples:
+  $ export CPH_GATEWAY_URL=http://gateway:8080 CPH_GATEWAY_API_KEY=...
+  $ cph-export campaign start --server-id 3b5c7d9e --bucket team-a-backups \\
+      --object-path 'team-a/{date}/{phone_id}.tar' --max-errors 5% --rate 10/s --watch
+  $ cph-export campaign start --input phones.csv --bucket team-a-backups --object-path 'team-a/{phone_id}.tar'
+  $ cph-export campaign watch c-0123456789abcdef0123456789abcdef
+  $ cph-export campaign phones c-0123456789abcdef0123456789abcdef --state unknown --output ndjson
+  $ cph-export campaign cancel c-0123456789abcdef0123456789abcdef
+
+Exit codes of watch (and start --watch): 0 every phone succeeded, 1 errors or phones left unsent
+(cancelled, stopped by --max-errors), 4 phones unknown (check their archives: cph-export verify),
+130 interrupted (the campaign goes on in the gateway).
+`;
+
 const JOBS_GET_HELP = `
 Examples:
   $ cph-export jobs get 1f2e3d4c5b6a7980
@@ -256,6 +281,7 @@ export function buildProgram(settings: ProgramSettings): Command {
       const positional = args.slice(0, -2).filter((value) => typeof value === "string");
       if (name === "jobs get") options["jobId"] = positional[0];
       if (name === "completion") options["shell"] = positional[0];
+      if (name.startsWith("campaign ") && name !== "campaign start") options["campaignId"] = positional[0];
       await settings.dispatch(name, options);
     };
 
@@ -456,6 +482,54 @@ export function buildProgram(settings: ProgramSettings): Command {
     .option("--output <format>", OUTPUT_DESCRIPTION)
     .addHelpText("after", JOBS_WAIT_HELP)
     .action(dispatch("jobs wait"));
+
+  const campaign = program
+    .command("campaign")
+    .description("fleet exports run by a cph-gateway: start, status, watch, phones, cancel")
+    .addHelpText("after", CAMPAIGN_HELP);
+  const gatewayOption = "the cph-gateway's URL (default CPH_GATEWAY_URL)";
+  campaign
+    .command("start")
+    .description("start a campaign: phones from --phone-id/--input, or a selection (--all, --server-id...)")
+    .option("--gateway <url>", gatewayOption)
+    .option("--phone-id <id>", "phone to export (repeatable, or comma-separated)", collect)
+    .option("--input <file>", "JSON array, NDJSON or CSV with a phone_id field; - reads stdin")
+    .option("--input-format <format>", "json, ndjson or csv (default: from the extension)")
+    .option("--all", "every phone of the project (within the caller's servers)")
+    .option("--server-id <id>", "the phones of this server")
+    .option("--name <text>", "the phones whose name contains this (fuzzy, done by CPH)")
+    .option("--status <word>", "the phones in this status (default running; repeatable)", collect)
+    .option("--bucket <name>", "OBS bucket of every archive")
+    .option("--object-path <template>", "OBS object key; placeholders {phone_id} {date} {index}")
+    .option("--include <path>", "device path to export (repeatable; default /data)", collect)
+    .option("--exclude <path>", "device path to leave out (repeatable)", collect)
+    .option("--batch-size <n>", "phones per CPH request (default and most: the caller's limit, up to 100)")
+    .option("--concurrency <n>", "batches in flight over every gateway replica (default 8)")
+    .option("--max-errors <n|p%>", "stop sending once more errors than this (count or percentage)")
+    .option("--rate <n/s>", "batch requests per second to CPH, e.g. 10/s or 600/min")
+    .option("--label <text>", "a name for people")
+    .option("--watch", "follow it to the end with a progress bar")
+    .option("--interval <duration>", "pause between checks while watching (default 1s)")
+    .option("--output <format>", OUTPUT_DESCRIPTION)
+    .addHelpText("after", CAMPAIGN_HELP)
+    .action(dispatch("campaign start"));
+  for (const [name, description] of [
+    ["status", "show a campaign: status and counts of its phones by state"],
+    ["watch", "follow a campaign to its end with a progress bar; the exit code tells how it ended"],
+    ["cancel", "stop sending a campaign's phones; those in flight end as they would"],
+    ["phones", "list a campaign's phones (all, or --state S): job, archive, error"],
+  ] as const) {
+    const command = campaign
+      .command(name)
+      .description(description)
+      .argument("<campaign-id>", "the id campaign start printed")
+      .option("--gateway <url>", gatewayOption)
+      .option("--output <format>", OUTPUT_DESCRIPTION);
+    if (name === "watch") command.option("--interval <duration>", "pause between checks (default 1s)");
+    if (name === "phones")
+      command.option("--state <state>", "pending, sent, accepted, succeeded, failed, rejected or unknown");
+    command.addHelpText("after", CAMPAIGN_HELP).action(dispatch(`campaign ${name}`));
+  }
 
   const phones = program.command("phones").description("look at the project's cloud phones");
   phones

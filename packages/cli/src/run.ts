@@ -97,6 +97,16 @@ async function runCommand(
           context,
           dependencies,
         );
+      case "campaign start":
+        return await (await import("./commands/campaign.js")).campaignStartCommand(options, context);
+      case "campaign status":
+        return await (await import("./commands/campaign.js")).campaignStatusCommand(options, context);
+      case "campaign watch":
+        return await (await import("./commands/campaign.js")).campaignWatchCommand(options, context);
+      case "campaign cancel":
+        return await (await import("./commands/campaign.js")).campaignCancelCommand(options, context);
+      case "campaign phones":
+        return await (await import("./commands/campaign.js")).campaignPhonesCommand(options, context);
       case "regions":
         return await (await import("./commands/regions.js")).regionsCommand(options, context);
       case "completion":
