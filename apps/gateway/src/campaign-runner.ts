@@ -12,6 +12,7 @@
 // followed again. A POST that certainly never reached CPH puts its phones back to pending and the
 // job is retried with backoff.
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import type { StorageInfo } from "@cph-export/core";
 import type { CphClient, JobOutcome, PhoneResult } from "@cph-export/http-client";
 import { type Job, Queue, Worker } from "bullmq";
@@ -147,6 +148,8 @@ export class CampaignRunner {
     now?: () => number;
     onRedisError?: (error: Error) => void;
   }) {
+    // Every batch in flight listens to the shutdown signal.
+    setMaxListeners(0, this.#aborts.signal);
     this.#store = options.store;
     this.#client = options.client;
     this.#logger = options.logger;
@@ -219,11 +222,19 @@ export class CampaignRunner {
     const progress = await this.#store.progress(campaign);
     if (spec === undefined || progress === undefined || progress.generation !== generation) return;
     this.activity.active++;
+    const started = performance.now();
     try {
       await this.#runBatch(spec, batch);
     } finally {
       this.activity.active--;
     }
+    this.#logger.info("campaign batch done", {
+      campaign,
+      batch,
+      attempt: job.attemptsMade + 1,
+      duration_ms: Math.round(performance.now() - started),
+      waited_ms: Math.max(0, Math.round(Date.now() - job.timestamp - (performance.now() - started))),
+    });
     this.activity.batches.completed++;
     await this.#next(spec, generation, batch);
   }
