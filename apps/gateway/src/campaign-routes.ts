@@ -1,5 +1,6 @@
 // The campaign routes: POST /v1/campaigns, GET /v1/campaigns[/{id}[/phones]], POST .../cancel and
 // .../resume, and the progress page. Any caller may read a campaign; only its caller may change it.
+import { CphError } from "@cph-export/core";
 import type { Hono } from "hono";
 import { JSON_HEADERS } from "./answers.js";
 import {
@@ -40,7 +41,7 @@ export function mountCampaignRoutes(
   campaigns: Campaigns | undefined,
   checkServers: ServerCheck,
 ): void {
-  const { config, upstream, policies, admit, send, idempotent, now } = kit;
+  const { config, upstream, policies, admit, send, idempotent, now, logger } = kit;
 
   function available(): Campaigns {
     if (campaigns === undefined) {
@@ -50,6 +51,22 @@ export function mountCampaignRoutes(
       );
     }
     return campaigns;
+  }
+
+  /** Runs a campaign operation; a Redis failure is 503 `CPHGW.5032`, not a 500. */
+  async function stored<T>(operation: (service: Campaigns) => Promise<T>): Promise<T> {
+    const service = available();
+    try {
+      return await operation(service);
+    } catch (error) {
+      if (error instanceof GatewayError || error instanceof CphError) throw error;
+      logger.error("campaign store failed", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      throw new GatewayError("CPHGW.5032", "the gateway's Redis is unavailable; retry later", {
+        headers: { "Retry-After": "1" },
+      });
+    }
   }
 
   const json = (c: AppContext, body: unknown, status = 200, headers: Record<string, string> = {}) =>
@@ -92,16 +109,19 @@ export function mountCampaignRoutes(
         { details },
       );
     }
-    const service = available();
+    available();
     const run = async () => {
-      const view = await createCampaign(service, {
-        body: parsed.data,
-        caller,
-        policy,
-        config,
-        now: now(),
-        checkServers: (entries) => checkServers(c, policy, entries, { field: "phones", operation: "export" }),
-      });
+      const view = await stored((service) =>
+        createCampaign(service, {
+          body: parsed.data,
+          caller,
+          policy,
+          config,
+          now: now(),
+          checkServers: (entries) =>
+            checkServers(c, policy, entries, { field: "phones", operation: "export" }),
+        }),
+      );
       return {
         status: 201,
         headers: { ...JSON_HEADERS, Location: `/v1/campaigns/${view.campaign_id}` },
@@ -117,16 +137,18 @@ export function mountCampaignRoutes(
   app.get("/v1/campaigns", async (c) => {
     c.set("route", CAMPAIGN_ROUTES.campaigns);
     await admit(c, EMPTY, upstream.projectId);
-    const service = available();
-    const ids = await service.store.list(100);
-    const views = await Promise.all(ids.map((id) => service.store.view(id)));
+    const views = await stored(async (service) => {
+      const ids = await service.store.list(100);
+      return Promise.all(ids.map((id) => service.store.view(id)));
+    });
     return json(c, { campaigns: views.filter((view) => view !== undefined) });
   });
 
   app.get("/v1/campaigns/:campaign_id", async (c) => {
     c.set("route", CAMPAIGN_ROUTES.campaign);
     await admit(c, EMPTY, upstream.projectId);
-    return json(c, await campaignView(available(), campaignId(c)));
+    const id = campaignId(c);
+    return json(c, await stored((service) => campaignView(service, id)));
   });
 
   app.get("/v1/campaigns/:campaign_id/phones", async (c) => {
@@ -153,12 +175,14 @@ export function mountCampaignRoutes(
         details: [{ code: "query_invalid", path: "limit", message: "from 1 to 1000" }],
       });
     }
-    const service = available();
-    const view = await campaignView(service, campaignId(c));
-    const page = await service.store.phones(view.campaign_id, view.bucket_name, {
-      state: query.data.state as CampaignPhoneState | undefined,
-      cursor: Number(query.data.cursor ?? 0),
-      limit,
+    const id = campaignId(c);
+    const page = await stored(async (service) => {
+      const view = await campaignView(service, id);
+      return service.store.phones(view.campaign_id, view.bucket_name, {
+        state: query.data.state as CampaignPhoneState | undefined,
+        cursor: Number(query.data.cursor ?? 0),
+        limit,
+      });
     });
     return json(c, {
       phones: page.phones,
@@ -170,7 +194,8 @@ export function mountCampaignRoutes(
     c.set("route", CAMPAIGN_ROUTES.cancel);
     const body = await readBody(c.req.raw, c.env?.incoming, config.bodyLimitBytes);
     const caller = await admit(c, body, upstream.projectId);
-    return json(c, await cancelCampaign(available(), campaignId(c), caller, now()));
+    const id = campaignId(c);
+    return json(c, await stored((service) => cancelCampaign(service, id, caller, now())));
   });
 
   app.post("/v1/campaigns/:campaign_id/resume", async (c) => {
@@ -178,7 +203,8 @@ export function mountCampaignRoutes(
     const body = await readBody(c.req.raw, c.env?.incoming, config.bodyLimitBytes);
     const caller = await admit(c, body, upstream.projectId);
     (policies.get(caller.name) as CallerPolicy).checkOperation("export");
-    return json(c, await resumeCampaign(available(), campaignId(c), caller, now()));
+    const id = campaignId(c);
+    return json(c, await stored((service) => resumeCampaign(service, id, caller, now())));
   });
 
   mountCampaignPage(app);

@@ -265,7 +265,8 @@ export class CampaignRunner {
         batchSize: infos.length,
         concurrency: 1,
         adaptiveConcurrency: false,
-        signal: this.#aborts.signal,
+        // No shutdown signal here: a POST cut short would leave its phones unknown. It ends within
+        // the client's timeouts; only the waits are cut at shutdown (another replica follows them).
       })) {
         updates.push(sentUpdate(result, attempt));
         if (result.state === "accepted" && result.jobId !== undefined) {

@@ -136,7 +136,7 @@ for i = 3, #ARGV do
       table.insert(claimed, {id = id, record = rec})
     elseif rec.s == 'sent' then
       rec.c = 'interrupted'
-      rec.m = 'the gateway replica sending this phone stopped before CPH answered was recorded; not resent: verify its archive'
+      rec.m = "interrupted: the gateway replica sending this phone stopped before CPH's answer was recorded; not resent: verify its archive"
       move(meta, phones, st, id, rec, 'unknown', now)
       table.insert(interrupted, id)
     elseif rec.s == 'accepted' then
@@ -335,6 +335,8 @@ export class CampaignStore {
     const raw = await this.#redis.hget(`camp:${id}`, "spec");
     if (raw === null) return undefined;
     const spec = JSON.parse(raw) as CampaignSpec;
+    // Bounded: the oldest goes first (a Map iterates in insertion order).
+    if (this.#specs.size >= 1000) this.#specs.delete(this.#specs.keys().next().value as string);
     this.#specs.set(id, spec);
     return spec;
   }

@@ -165,7 +165,11 @@ function startCampaigns(
   const client =
     options.campaignClient ??
     upstreamClient(config, options.credentials, logger, config.campaigns.maxAttempts);
-  const redis = new Redis(redisUrl, { keyPrefix: config.redis.keyPrefix, maxRetriesPerRequest: 3 });
+  const redis = new Redis(redisUrl, {
+    keyPrefix: config.redis.keyPrefix,
+    maxRetriesPerRequest: 3,
+    commandTimeout: 5000,
+  });
   redis.on("error", onRedisError);
   const store = new CampaignStore(redis);
   const runner = new CampaignRunner({
