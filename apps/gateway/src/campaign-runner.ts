@@ -328,15 +328,34 @@ export class CampaignRunner {
     return this.queue.getJobCounts("waiting", "active", "delayed", "failed", "completed");
   }
 
-  /** Stops taking jobs, lets the active ones end (bounded by `graceMs`), closes the connections. */
+  /**
+   * Stops taking jobs, lets the active ones end (their job waits are cut after `graceMs`; another
+   * replica follows them again), and closes the connections. Never hangs: without Redis it only
+   * drops the connections.
+   */
   async close(graceMs: number): Promise<void> {
+    const connected = this.#connections.every((redis) => redis.status === "ready");
     const timer = setTimeout(() => this.#aborts.abort(new Error("gateway shutting down")), graceMs);
     try {
-      await this.#worker.close();
+      if (connected) await within(this.#worker.close(), graceMs + 5000);
+      else void this.#worker.close(true).catch(() => {});
+      if (connected) await within(this.queue.close(), 2000);
+      else void this.queue.close().catch(() => {});
     } finally {
       clearTimeout(timer);
+      for (const redis of this.#connections) redis.disconnect();
     }
-    await this.queue.close();
-    await Promise.allSettled(this.#connections.map((redis) => redis.quit()));
   }
+}
+
+/** Waits for `promise` at most `ms`; a rejection or the timeout ends the wait the same way. */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }

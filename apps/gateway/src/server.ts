@@ -191,7 +191,9 @@ function startCampaigns(
           error: error instanceof Error ? error.message : String(error),
         }),
       );
-      await Promise.allSettled([redis.quit(), client.close?.()]);
+      if (redis.status === "ready") await redis.quit().catch(() => redis.disconnect());
+      else redis.disconnect();
+      await client.close?.();
     },
   };
 }
