@@ -232,6 +232,8 @@ export class CampaignRunner {
       campaign,
       batch,
       attempt: job.attemptsMade + 1,
+      // Above attempt when the batch was taken over from a replica that died (a stalled job).
+      runs: job.attemptsStarted,
       duration_ms: Math.round(performance.now() - started),
       waited_ms: Math.max(0, Math.round(Date.now() - job.timestamp - (performance.now() - started))),
     });

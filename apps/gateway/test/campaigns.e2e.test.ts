@@ -161,13 +161,16 @@ describe.skipIf(skip)("campaigns on two gateways sharing Redis", () => {
   }
 
   it("runs 2,000 phones under faults while a replica is SIGKILLed and restarted: every phone ends, none twice", async () => {
-    await setFaults(emulator, { throttleRps: 30, errorRate: 0.1, dropRate: 0.05, seed: 7 });
+    await setFaults(emulator, { throttleRps: 30, errorRate: 0.1, dropRate: 0.05, latencyMs: 40, seed: 7 });
     const ids = phoneIds(2000);
     const created = await start(first, {
       name: "e2e fleet",
       phones: ids,
       bucket_name: "fleet-backups",
       object_path: "fleet/{date}/{phone_id}.tar",
+      // Nothing is under this path on the emulated phones: empty archives keep the emulator's CPU
+      // (shared with the rest of the suite) out of the way; what is tested is the campaign.
+      include_files: ["/data/e2e-empty"],
       max_concurrency: 6,
     });
     expect(created.status, created.text).toBe(201);
@@ -221,6 +224,15 @@ describe.skipIf(skip)("campaigns on two gateways sharing Redis", () => {
     expect(unknown.length).toBe(done.counts["unknown"]);
     expect(unknown.every((phone) => phone.state === "unknown")).toBe(true);
 
+    // The killed replica's batches were taken over: run again by a live replica after its lock lapsed.
+    const takenOver = [second, first]
+      .flatMap((gateway) => gateway.logs())
+      .filter(
+        (line) =>
+          line["msg"] === "campaign batch done" && (line["runs"] as number) > (line["attempt"] as number),
+      );
+    expect(takenOver.length).toBeGreaterThan(0);
+
     const metrics = await request(`${second.url}/metrics`);
     expect(metrics.text).toContain("cph_gateway_campaign_queue_jobs");
     expect(metric(metrics.text, "cph_gateway_campaign_phones_sent_total")).toBeGreaterThan(0);
@@ -228,11 +240,12 @@ describe.skipIf(skip)("campaigns on two gateways sharing Redis", () => {
 
   it("stops a campaign once max_errors is exceeded and leaves the rest unsent, for a resume", async () => {
     await setFaults(emulator, { phoneFailRate: 0.3, seed: 11 });
-    const ids = phoneIds(400);
+    const ids = phoneIds(240);
     const created = await start(second, {
       phones: ids,
       bucket_name: "fleet-backups",
       object_path: "fleet/{phone_id}.tar",
+      include_files: ["/data/e2e-empty"],
       batch_size: 10,
       max_concurrency: 2,
       max_errors: "5",
@@ -246,7 +259,7 @@ describe.skipIf(skip)("campaigns on two gateways sharing Redis", () => {
     const notSent = (await allPhones(second, id, "rejected")).filter(
       (phone) => phone.error_code === "not_sent",
     );
-    expect(notSent.length).toBeGreaterThan(100);
+    expect(notSent.length).toBeGreaterThan(60);
     const exported = await exportsByPhone();
     expect(notSent.filter((phone) => exported.has(phone.phone_id))).toEqual([]);
 
