@@ -203,9 +203,12 @@ export function mappedSource(
   objectPathOf: ((phoneId: string, index: number) => string) | undefined,
 ): PhoneSource {
   const targets = new Set([...map.values()].map((mapping) => mapping.to));
+  let passes = 0;
   return {
     ...source,
     records: async function* (signal?: AbortSignal): AsyncGenerator<SourceRecord> {
+      const first = passes++ === 0;
+      const seen = new Set<string>();
       let index = -1;
       for await (const record of source.records(signal)) {
         if (record.value !== undefined) index++;
@@ -215,6 +218,7 @@ export function mappedSource(
           yield record;
           continue;
         }
+        seen.add(phoneId);
         const mapping = map.get(phoneId);
         if (!mapping && targets.has(phoneId)) continue;
         if (!mapping) {
@@ -232,6 +236,17 @@ export function mappedSource(
             ? { object_path: objectPathOf(phoneId, index) }
             : {};
         yield { ...record, value: { ...value, ...named, phone_id: mapping.to } };
+      }
+      // The first pass validates, before anything is sent: a mapping of a phone the input does
+      // not hold would restore nothing, which the user did not mean.
+      const unused = first ? [...map.values()].filter((mapping) => !seen.has(mapping.from)) : [];
+      if (unused.length > 0) {
+        throw usageError(
+          `--to-phone-map names ${unused.length === 1 ? "a phone" : `${unused.length} phones`} the input does not hold; nothing was sent:\n  ${unused
+            .slice(0, 50)
+            .map((mapping) => `${mapping.where}: phone ${mapping.from} is not in the input`)
+            .join("\n  ")}`,
+        );
       }
     },
   };

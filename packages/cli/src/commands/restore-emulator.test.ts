@@ -232,6 +232,30 @@ describe("restore against the emulator", () => {
     expect((await restoreLedger(emulator)).map((entry) => entry.phone_id)).toEqual([PHONES[1]]);
   });
 
+  it("refuses a --to-phone-map naming a phone the --input does not hold, before sending anything", async () => {
+    const emulator = await emulatorWith({ jobDurationMs: 5 });
+    const dir = await scratch();
+    const input = join(dir, "phones.ndjson");
+    await writeFile(input, `${JSON.stringify({ phone_id: PHONES[0] })}\n`);
+    const map = join(dir, "map.csv");
+    await writeFile(map, `from_phone_id,to_phone_id\n${PHONES[0]},${PHONES[1]}\n${PHONES[2]},${PHONES[3]}\n`);
+    const result = await cli(emulator, [
+      "restore",
+      "--input",
+      input,
+      "--bucket",
+      "r-bucket",
+      "--object-path",
+      "r/{phone_id}.tar",
+      "--to-phone-map",
+      map,
+      "--yes",
+    ]);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toContain(`line 3: phone ${PHONES[2]} is not in the input`);
+    expect(await restoreLedger(emulator)).toEqual([]);
+  });
+
   it("lists every issue of a bad input with its line and sends nothing (exit 2)", async () => {
     const emulator = await emulatorWith({ jobDurationMs: 5 });
     const dir = await scratch();
