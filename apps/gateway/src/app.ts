@@ -109,7 +109,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
     const status = c.res.status;
     const caller = c.get("caller");
     const errorCode = c.get("errorCode");
-    metrics.requests.inc({ method: c.req.method, route, status: String(status) });
+    metrics.countRequest(c.req.method, route, status);
     if (errorCode !== undefined && /^CPHGW\.4(01|03|29)/.test(errorCode)) {
       metrics.refusals.inc({ caller: caller ?? "-", code: errorCode });
     }
@@ -240,7 +240,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
       controllers.recycle(lease);
       const elapsedMs = performance.now() - started;
       c.set("upstreamMs", Math.round(elapsedMs * 1000) / 1000);
-      metrics.upstreamLatency.observe({ operation, outcome }, elapsedMs / 1000);
+      metrics.observeUpstream(operation, outcome, elapsedMs / 1000);
     }
   }
 

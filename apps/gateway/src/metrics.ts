@@ -65,6 +65,32 @@ export class GatewayMetrics {
     });
   }
 
+  // prom-client hashes a label object on every call; the children of the label sets seen are kept.
+  readonly #requestChildren = new Map<string, { inc(): void }>();
+  readonly #upstreamChildren = new Map<string, { observe(value: number): void }>();
+
+  /** Counts one answered request (what `requests.inc` does, without hashing the labels each time). */
+  countRequest(method: string, route: string, status: number): void {
+    const key = `${method} ${status} ${route}`;
+    let child = this.#requestChildren.get(key);
+    if (child === undefined) {
+      child = this.requests.labels({ method, route, status: String(status) });
+      this.#requestChildren.set(key, child);
+    }
+    child.inc();
+  }
+
+  /** Records one upstream call's duration (as `upstreamLatency.observe`, with the children kept). */
+  observeUpstream(operation: string, outcome: string, seconds: number): void {
+    const key = `${operation} ${outcome}`;
+    let child = this.#upstreamChildren.get(key);
+    if (child === undefined) {
+      child = this.upstreamLatency.labels({ operation, outcome });
+      this.#upstreamChildren.set(key, child);
+    }
+    child.observe(seconds);
+  }
+
   requestStarted(): void {
     this.#inFlight++;
   }
