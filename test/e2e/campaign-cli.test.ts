@@ -2,8 +2,8 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashApiKey } from "../../apps/gateway/src/auth.js";
 import {
+  campaignCaller,
   cleanUp,
   gatewayConfig,
   gatewayEnv,
@@ -33,14 +33,7 @@ describe.skipIf(skip)("cph-export campaign", () => {
       redis: { keyPrefix: handle.keyPrefix },
       campaigns: { pollIntervalMs: 50, pollMaxIntervalMs: 200 },
     });
-    base.callers.push({
-      name: "cli-fleet",
-      apiKeySha256: hashApiKey(KEY),
-      projects: [base.upstream.projectId],
-      buckets: ["fleet-*"],
-      objectPathPrefixes: ["fleet/"],
-      requestsPerMinute: 60_000,
-    });
+    base.callers.push(campaignCaller("cli-fleet", KEY));
     gateway = await startGateway(base, gatewayEnv({ CPH_GATEWAY_REDIS_URL: handle.url }));
   });
 

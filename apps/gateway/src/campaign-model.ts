@@ -1,6 +1,8 @@
 // Campaigns: the request that starts one, the states of its phones, and what the API answers.
 // Pure: the Redis layout is campaign-store.ts, the execution campaign-runner.ts.
 import {
+  CAMPAIGN_PHONE_STATES,
+  type CampaignPhoneState,
   LIMITS,
   type MaxErrors,
   parseMaxErrors,
@@ -11,21 +13,8 @@ import {
 } from "@cph-export/core";
 import { z } from "zod";
 
-/**
- * The states of a campaign's phones: the client's states (accepted, rejected, succeeded, failed,
- * unknown; `rejected` with `not_sent` for a phone never sent) and the two before an answer:
- * `pending` (queued) and `sent` (its POST in flight).
- */
-export const CAMPAIGN_PHONE_STATES = [
-  "pending",
-  "sent",
-  "accepted",
-  "succeeded",
-  "failed",
-  "rejected",
-  "unknown",
-] as const;
-export type CampaignPhoneState = (typeof CAMPAIGN_PHONE_STATES)[number];
+// The states of a campaign's phones are core's (the CLI reads them too).
+export { CAMPAIGN_PHONE_STATES, type CampaignPhoneState } from "@cph-export/core";
 
 /** States a phone leaves on its own; a campaign is finished once none of its phones is in one. */
 export const ACTIVE_STATES: readonly CampaignPhoneState[] = ["pending", "sent", "accepted"];

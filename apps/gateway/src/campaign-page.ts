@@ -2,6 +2,7 @@
 // served by the gateway itself (no build step, no CDN). The page holds no data: its script reads
 // /v1/campaigns/{id} and its phones with the API key the reader types (kept for the tab only).
 import type { Hono } from "hono";
+import { PAGE_CONTENT_SECURITY_POLICY } from "./docs/register-docs-page.js";
 import type { GatewayEnv } from "./incoming.js";
 
 export const CAMPAIGN_PAGE_ROUTES = {
@@ -9,17 +10,6 @@ export const CAMPAIGN_PAGE_ROUTES = {
   script: "/campaigns/assets/campaign.js",
   style: "/campaigns/assets/campaign.css",
 } as const;
-
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "connect-src 'self'",
-  "img-src 'self' data:",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
 
 const HTML = `<!doctype html>
 <html lang="en">
@@ -208,7 +198,7 @@ const SCRIPT = `"use strict";
 
 /** Mounts the page and its two assets. */
 export function mountCampaignPage(app: Hono<GatewayEnv>): void {
-  const headers = { "Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache" };
+  const headers = { "Content-Security-Policy": PAGE_CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache" };
   app.get("/campaigns/assets/campaign.js", (c) => {
     c.set("route", CAMPAIGN_PAGE_ROUTES.script);
     return c.body(SCRIPT, 200, { ...headers, "Content-Type": "text/javascript; charset=utf-8" });

@@ -1,14 +1,14 @@
 // The campaign progress page in a real browser: Debian's chromium driven by playwright-core, against
 // the built gateway bin on a real Redis (the emulator upstream). Saves test-artifacts/gateway-campaign.png.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashApiKey } from "../src/auth.js";
+import { type BrowserPage, CHROMIUM, CHROMIUM_AVAILABLE as available, openBrowserPage } from "./browser.js";
 import {
   bearer,
+  campaignCaller,
   cleanUp,
   gatewayConfig,
   gatewayEnv,
@@ -22,8 +22,6 @@ import {
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const SCREENSHOT = join(ROOT, "test-artifacts", "gateway-campaign.png");
-const CHROMIUM = process.env["CPH_CHROMIUM_PATH"] ?? "/usr/bin/chromium";
-const available = existsSync(CHROMIUM);
 const KEY = "e2e-page-campaign-key-0a9b8c7d-secret";
 
 /** The page's document, as the functions run in the browser see it (this suite's types have no DOM). */
@@ -41,15 +39,12 @@ if (skip)
 describe.skipIf(skip)("the campaign progress page in Chromium", () => {
   let emulator: Spawned;
   let gateway: Spawned;
-  let browser: BrowserContext;
+  let browser: BrowserPage;
   let page: Page;
-  let profile: string;
-  const requested: string[] = [];
-  const problems: string[] = [];
+  let requested: string[];
+  let problems: string[];
 
   beforeAll(async () => {
-    if (!available)
-      throw new Error(`no Chromium at ${CHROMIUM}: .ci/run must install the Debian package 'chromium'`);
     if (noRedis) throw new Error(String(redis));
     const handle = redis as RedisHandle;
     emulator = await startEmulator({ jobDurationMs: 50 });
@@ -57,39 +52,14 @@ describe.skipIf(skip)("the campaign progress page in Chromium", () => {
       redis: { keyPrefix: handle.keyPrefix },
       campaigns: { pollIntervalMs: 50, pollMaxIntervalMs: 200 },
     });
-    config.callers.push({
-      name: "page-fleet",
-      apiKeySha256: hashApiKey(KEY),
-      projects: [config.upstream.projectId],
-      buckets: ["fleet-*"],
-      objectPathPrefixes: ["fleet/"],
-      requestsPerMinute: 60_000,
-    });
+    config.callers.push(campaignCaller("page-fleet", KEY));
     gateway = await startGateway(config, gatewayEnv({ CPH_GATEWAY_REDIS_URL: handle.url }));
-    profile = mkdtempSync(join(tmpdir(), "cph-campaign-chromium-"));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    page.on("request", (entry) => requested.push(entry.url()));
-    page.on("console", (message) => {
-      if (message.type() === "error" || message.type() === "warning") problems.push(message.text());
-    });
-    page.on("pageerror", (error) => problems.push(error.message));
+    browser = await openBrowserPage();
+    ({ page, requested, problems } = browser);
   }, 60_000);
 
   afterAll(async () => {
     await browser?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
     await gateway?.stop();
     await (redis as RedisHandle).stop?.();
     await cleanUp();

@@ -3,10 +3,10 @@
 // being SIGKILLed and restarted: every phone ends with a state and a reason, none exported twice.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashApiKey } from "../src/auth.js";
 import type { GatewayConfigInput } from "../src/config.js";
 import {
   bearer,
+  campaignCaller,
   cleanUp,
   eventually,
   gatewayConfig,
@@ -66,15 +66,10 @@ function config(emulatorUrl: string): GatewayConfigInput {
       workerConcurrency: 4,
     },
   });
-  const fleet = (name: string, key: string) => ({
-    name,
-    apiKeySha256: hashApiKey(key),
-    projects: base.upstream.projectId ? [base.upstream.projectId] : [],
-    buckets: ["fleet-*"],
-    objectPathPrefixes: ["fleet/"],
-    requestsPerMinute: 60_000,
-  });
-  return { ...base, callers: [...base.callers, fleet("fleet", FLEET_KEY), fleet("other", OTHER_KEY)] };
+  return {
+    ...base,
+    callers: [...base.callers, campaignCaller("fleet", FLEET_KEY), campaignCaller("other", OTHER_KEY)],
+  };
 }
 
 function phoneIds(count: number): string[] {

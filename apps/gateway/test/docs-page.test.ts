@@ -1,18 +1,16 @@
 // The /docs page in a real browser: Debian's chromium driven by playwright-core, against the built gateway
 // bin (with the emulator as its upstream). Saves a screenshot to test-artifacts/gateway-docs.png.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type BrowserPage, CHROMIUM, CHROMIUM_AVAILABLE as available, openBrowserPage } from "./browser.js";
 import { cleanUp, gatewayConfig, type Spawned, startEmulator, startGateway } from "./support.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const SCREENSHOT = join(ROOT, "test-artifacts", "gateway-docs.png");
-const CHROMIUM = process.env["CPH_CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 const BATCH_STORAGE = "POST /v1/{project_id}/cloud-phone/phones/batch-storage";
-const available = existsSync(CHROMIUM);
 
 if (!available && !process.env["CI"]) {
   console.warn(
@@ -24,41 +22,16 @@ if (!available && !process.env["CI"]) {
 describe.skipIf(!available && !process.env["CI"])("the gateway's /docs page in Chromium", () => {
   let emulator: Spawned;
   let gateway: Spawned;
-  let browser: BrowserContext;
+  let browser: BrowserPage;
   let page: Page;
-  let profile: string;
-  const requested: string[] = [];
-  const problems: string[] = [];
+  let requested: string[];
+  let problems: string[];
 
   beforeAll(async () => {
-    if (!available) {
-      throw new Error(`no Chromium at ${CHROMIUM}: .ci/run must install the Debian package 'chromium'`);
-    }
     emulator = await startEmulator();
     gateway = await startGateway(gatewayConfig(emulator.url));
-    profile = mkdtempSync(join(tmpdir(), "cph-docs-chromium-"));
-    // A fresh profile per run: nothing cached or remembered from another run.
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    page.on("request", (request) => requested.push(request.url()));
-    page.on("console", (message) => {
-      if (message.type() === "error" || message.type() === "warning") problems.push(message.text());
-    });
-    page.on("pageerror", (error) => problems.push(error.message));
+    browser = await openBrowserPage();
+    ({ page, requested, problems } = browser);
     await page.goto(`${gateway.url}/docs`);
     await page.waitForSelector('#app[data-state="ready"], #app[data-state="error"]', { timeout: 20_000 });
   }, 60_000);
@@ -66,7 +39,6 @@ describe.skipIf(!available && !process.env["CI"])("the gateway's /docs page in C
   afterAll(async () => {
     await browser?.close();
     await cleanUp();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it("renders the API from /openapi.json, loading nothing from outside the gateway", async () => {

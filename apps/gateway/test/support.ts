@@ -83,6 +83,18 @@ export function gatewayConfig(
   };
 }
 
+/** A caller for campaign tests: bearer `key`, buckets `fleet-*`, paths under `fleet/`, a high rate. */
+export function campaignCaller(name: string, key: string) {
+  return {
+    name,
+    apiKeySha256: hashApiKey(key),
+    projects: [PROJECT],
+    buckets: ["fleet-*"],
+    objectPathPrefixes: ["fleet/"],
+    requestsPerMinute: 60_000,
+  };
+}
+
 /** Everything every spawned process wrote, for the no-secrets check. */
 export const outputs: string[] = [];
 

@@ -1,4 +1,5 @@
 import {
+  CAMPAIGN_PHONE_STATES,
   formatMaxErrors,
   formatRate,
   LIMITS,
@@ -251,21 +252,11 @@ export const completionOptionsSchema = z.object({
   shell: oneOf("the shell", ["bash", "zsh", "fish"] as const),
 });
 
-const CAMPAIGN_STATES = [
-  "pending",
-  "sent",
-  "accepted",
-  "succeeded",
-  "failed",
-  "rejected",
-  "unknown",
-] as const;
-
 /** `campaign status|watch|cancel|phones ID`. */
 export const campaignOptionsSchema = z.object({
   campaignId: z.string().optional(),
   gateway: nonEmpty("--gateway").optional(),
-  state: oneOf("--state", CAMPAIGN_STATES).optional(),
+  state: oneOf("--state", CAMPAIGN_PHONE_STATES).optional(),
   interval: duration("--interval").optional(),
   output: oneOf("--output", OUTPUTS).optional(),
   debug: z.boolean().default(false),

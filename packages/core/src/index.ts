@@ -122,8 +122,15 @@ export {
 } from "./responses.js";
 export type { HttpResponseData, IamToken, ParsedErrorBody } from "./responses.js";
 export { REDACTED, redactHeaders, redactText } from "./redact.js";
-export { formatMaxErrors, formatRate, maxErrorsExceeded, parseMaxErrors, parseRate } from "./run-control.js";
-export type { MaxErrors, RunControlParse } from "./run-control.js";
+export {
+  CAMPAIGN_PHONE_STATES,
+  formatMaxErrors,
+  formatRate,
+  maxErrorsExceeded,
+  parseMaxErrors,
+  parseRate,
+} from "./run-control.js";
+export type { CampaignPhoneState, MaxErrors, RunControlParse } from "./run-control.js";
 export { formatUtcDate, OBJECT_PATH_PLACEHOLDERS, parseObjectPathTemplate } from "./object-path-template.js";
 export type { ObjectPathTemplate, TemplateValues } from "./object-path-template.js";
 export { findRegion, GLOBAL_IAM_ENDPOINT, REGIONS, resolveEndpoint, resolveIamEndpoint } from "./regions.js";

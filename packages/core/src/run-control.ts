@@ -70,3 +70,20 @@ export function maxErrorsExceeded(limit: MaxErrors, progress: { errors: number; 
   if ("count" in limit) return progress.errors > limit.count;
   return progress.done > 0 && progress.errors * 100 > limit.percent * progress.done;
 }
+
+/**
+ * The states of a phone in a gateway campaign: the client's (`accepted`, `rejected`, `succeeded`,
+ * `failed`, `unknown`; `rejected` with `not_sent` for a phone never sent) and the two before an
+ * answer: `pending` (queued) and `sent` (its request in flight). The gateway keeps them, the CLI
+ * reads them.
+ */
+export const CAMPAIGN_PHONE_STATES = [
+  "pending",
+  "sent",
+  "accepted",
+  "succeeded",
+  "failed",
+  "rejected",
+  "unknown",
+] as const;
+export type CampaignPhoneState = (typeof CAMPAIGN_PHONE_STATES)[number];

@@ -11,8 +11,11 @@ export const DOCS_ROUTES = {
   openApi: "/openapi.json",
 } as const;
 
-// Only same-origin scripts, styles and fetches: proves, and enforces, that nothing is loaded from elsewhere.
-const CONTENT_SECURITY_POLICY = [
+/**
+ * Only same-origin scripts, styles and fetches: proves, and enforces, that nothing is loaded from
+ * elsewhere. The gateway's pages (this one, a campaign's) all answer with it.
+ */
+export const PAGE_CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
@@ -120,7 +123,7 @@ export function registerDocsPage<E extends RouteLabelled>(app: Hono<E>): void {
       c.set("route", path as E["Variables"]["route"]);
       return c.body(body, 200, {
         "Content-Type": contentType,
-        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+        "Content-Security-Policy": PAGE_CONTENT_SECURITY_POLICY,
         "Cache-Control": "no-cache",
       });
     });
