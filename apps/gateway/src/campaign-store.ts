@@ -8,6 +8,7 @@
 //   camp:{id}:order    list: the phone ids in campaign order (batch n = items n*size .. n*size+size-1)
 //   camp:{id}:st:<s>   sorted set: the phones in state s, scored by index (paging by state)
 //   camps              sorted set: campaign ids by creation time
+// A finished campaign's keys expire after the store's retention; a resume keeps them again.
 import type { Redis } from "ioredis";
 import {
   ACTIVE_STATES,
@@ -66,6 +67,12 @@ export interface Claim {
 }
 
 const STOP_PENDING = `
+local STATES = {'pending', 'sent', 'accepted', 'succeeded', 'failed', 'rejected', 'unknown'}
+local function campaignKeys(meta)
+  local keys = {meta, meta .. ':ph', meta .. ':order'}
+  for _, s in ipairs(STATES) do table.insert(keys, meta .. ':st:' .. s) end
+  return keys
+end
 local function finishIfDone(meta, now)
   local active = 0
   for _, s in ipairs({'pending', 'sent', 'accepted'}) do
@@ -74,6 +81,11 @@ local function finishIfDone(meta, now)
   if active == 0 and (redis.call('HGET', meta, 'finishedAt') or '') == '' then
     redis.call('HSET', meta, 'finishedAt', now)
     if redis.call('HGET', meta, 'status') == 'running' then redis.call('HSET', meta, 'status', 'completed') end
+    -- A finished campaign is kept for its retention, then expires with all its keys.
+    local retention = tonumber(redis.call('HGET', meta, 'retentionMs') or '0')
+    if retention and retention > 0 then
+      for _, key in ipairs(campaignKeys(meta)) do redis.call('PEXPIRE', key, retention) end
+    end
     return 1
   end
   return 0
@@ -197,6 +209,7 @@ for _, id in ipairs(redis.call('ZRANGE', st .. 'rejected', 0, -1)) do
   end
 end
 if resumed == 0 then return {before, 0, 0} end
+for _, key in ipairs(campaignKeys(meta)) do redis.call('PERSIST', key) end
 local generation = redis.call('HINCRBY', meta, 'generation', 1)
 redis.call('HSET', meta, 'status', 'running', 'stopReason', '', 'finishedAt', '',
   'errorsBase', redis.call('HGET', meta, 'errors') or '0', 'answeredBase', redis.call('HGET', meta, 'answered') or '0')
@@ -253,9 +266,12 @@ export class CampaignStore {
   readonly #redis: Redis;
   readonly #scripts: Scripts;
   readonly #specs = new Map<string, CampaignSpec>();
+  readonly #retentionMs: number;
 
-  constructor(redis: Redis) {
+  /** `retentionMs`: how long a finished campaign is kept (0: for ever). */
+  constructor(redis: Redis, options: { retentionMs?: number } = {}) {
     this.#redis = redis;
+    this.#retentionMs = options.retentionMs ?? 0;
     redis.defineCommand("campaignClaim", { numberOfKeys: 3, lua: CLAIM });
     redis.defineCommand("campaignRecord", { numberOfKeys: 3, lua: RECORD });
     redis.defineCommand("campaignStop", { numberOfKeys: 3, lua: STOP });
@@ -321,11 +337,27 @@ export class CampaignStore {
       maxErrorsCount: spec.maxErrors && "count" in spec.maxErrors ? spec.maxErrors.count : "",
       maxErrorsPercent: spec.maxErrors && "percent" in spec.maxErrors ? spec.maxErrors.percent : "",
       spec: JSON.stringify(spec),
+      retentionMs: this.#retentionMs,
     });
     multi.zadd("camps", now, spec.id);
+    // The index forgets campaigns older than the retention (their keys have expired by then).
+    if (this.#retentionMs > 0) multi.zremrangebyscore("camps", "-inf", now - this.#retentionMs * 2);
+    if (!active && this.#retentionMs > 0) {
+      for (const key of this.#allKeys(spec.id)) multi.pexpire(key, this.#retentionMs);
+    }
     const results = await multi.exec();
     const failed = results?.find(([error]) => error !== null);
     if (failed) throw failed[0];
+  }
+
+  #allKeys(id: string): string[] {
+    const meta = `camp:${id}`;
+    return [
+      meta,
+      `${meta}:ph`,
+      `${meta}:order`,
+      ...CAMPAIGN_PHONE_STATES.map((state) => `${meta}:st:${state}`),
+    ];
   }
 
   /** The fixed part of a campaign (cached: it never changes); undefined when there is none. */

@@ -154,6 +154,12 @@ export const gatewayConfigSchema = z
         jobTimeoutMs: z.int().min(1000).max(86_400_000).default(3_600_000),
         /** Attempts of a batch whose POST could not reach CPH (nothing sent), with backoff from 1 s. */
         batchAttempts: z.int().min(1).max(100).default(10),
+        /** How long a finished campaign is kept in Redis (0: for ever); default 30 days. */
+        retentionMs: z
+          .int()
+          .min(0)
+          .max(3650 * 86_400_000)
+          .default(30 * 86_400_000),
         /** Attempts per CPH call of a campaign: throttling and unreachable answers are retried as the client's safe policy allows. */
         maxAttempts: z.int().min(1).max(10).default(5),
       })

@@ -171,7 +171,7 @@ function startCampaigns(
     commandTimeout: 5000,
   });
   redis.on("error", onRedisError);
-  const store = new CampaignStore(redis);
+  const store = new CampaignStore(redis, { retentionMs: config.campaigns.retentionMs });
   const runner = new CampaignRunner({
     redisUrl,
     prefix: `${config.redis.keyPrefix}bull`,

@@ -155,6 +155,9 @@ describe.skipIf(skip)("campaign store (Redis, Lua)", () => {
                   from: ["accepted"],
                   to: current.outcome,
                   ...(current.outcome === "failed" ? { c: "CPS.0010", m: "failed", error: true } : {}),
+                  ...(current.outcome === "unknown"
+                    ? { c: "job_unknown", m: "the job's end was not seen" }
+                    : {}),
                 })),
                 Date.now(),
               );
@@ -218,6 +221,37 @@ describe.skipIf(skip)("campaign store (Redis, Lua)", () => {
     const done = (await store!.view(spec.id))!;
     expect(done.finished_at).toBeDefined();
     expect(done.status).toBe("stopped");
+  });
+
+  it("keeps a finished campaign for its retention only, and for ever again once resumed", async () => {
+    const kept = new CampaignStore(client!, { retentionMs: 60_000 });
+    const spec: CampaignSpec = {
+      id: `c-${randomUUID().replaceAll("-", "")}`,
+      caller: "team",
+      bucketName: "b",
+      objectPath: "p/{phone_id}",
+      includeFiles: ["/data"],
+      batchSize: 2,
+      maxConcurrency: 1,
+    };
+    await kept.create(
+      spec,
+      [
+        { id: "a", objectPath: "p/a" },
+        { id: "b", objectPath: "p/b" },
+      ],
+      Date.now(),
+    );
+    const ttl = () => client!.pttl(`camp:${spec.id}`);
+    expect(await ttl()).toBe(-1);
+    await kept.stop(spec.id, "cancelled", "cancelled", "not sent: cancelled", Date.now());
+    const finished = await ttl();
+    expect(finished).toBeGreaterThan(50_000);
+    expect(await client!.pttl(`camp:${spec.id}:ph`)).toBeGreaterThan(50_000);
+    expect(await client!.pttl(`camp:${spec.id}:st:rejected`)).toBeGreaterThan(50_000);
+    await kept.resume(spec.id, Date.now());
+    expect(await ttl()).toBe(-1);
+    expect(await client!.pttl(`camp:${spec.id}:ph`)).toBe(-1);
   });
 
   it("spaces requests over every caller of the pacer", async () => {
