@@ -31,14 +31,10 @@ async function file(name: string, text: string): Promise<string> {
   return path;
 }
 
-function harness(
-  decide: Decide = () => ({ state: "accepted", jobId: "job" }),
-  throwAfter?: unknown,
-  failure?: { answered: number; inFlight: number },
-) {
+function harness(decide: Decide = () => ({ state: "accepted", jobId: "job" }), throwAfter?: unknown) {
   const clients: FakeClient[] = [];
   const createClient = (options: CphClientOptions) => {
-    const client = new FakeClient(options, decide, throwAfter, failure);
+    const client = new FakeClient(options, decide, throwAfter);
     clients.push(client);
     return client;
   };
@@ -222,31 +218,6 @@ describe("run: export", () => {
     expect(JSON.parse(io.stdoutText())).toHaveLength(3);
     expect(io.stderrText()).toMatch(/cph-export: authentication failed: APIGW\.0301/);
     expect(io.stderrText()).not.toMatch(/\n\s+at /);
-  });
-
-  it("reports the phones the engine held when it failed as unknown (maybe sent), the rest not_sent", async () => {
-    const failure = new CphAuthError({ status: 401, errorCode: "APIGW.0301", errorMessage: "token expired" });
-    const { clients, createClient } = harness(undefined, failure, { answered: 3, inFlight: 2 });
-    const io = memoryIo({ env: ENV });
-    const ids = Array.from({ length: 10 }, (_, index) => `p${index}`);
-    const input = await file("mid-run.ndjson", ids.map((id) => JSON.stringify({ phone_id: id })).join("\n"));
-    expect(
-      await run(["export", "--input", input, ...EXPORT_FLAGS, "--output", "ndjson"], io, { createClient }),
-    ).toBe(3);
-    const rows = io
-      .stdoutText()
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as { phone_id: string; state: string; error_code?: string });
-    const byPhone = new Map(rows.map((row) => [row.phone_id, row]));
-    // Every phone once: 3 answered, the 2 in flight unknown, the 5 never taken not_sent.
-    expect(rows).toHaveLength(10);
-    expect(ids.slice(0, 3).map((id) => byPhone.get(id)?.state)).toEqual(["accepted", "accepted", "accepted"]);
-    expect(clients[0]?.sent.map((info) => info.phone_id)).toEqual(ids.slice(0, 5));
-    for (const id of ids.slice(3, 5))
-      expect(byPhone.get(id)).toMatchObject({ state: "unknown", error_code: "outcome_unknown" });
-    for (const id of ids.slice(5))
-      expect(byPhone.get(id)).toMatchObject({ state: "rejected", error_code: "not_sent" });
   });
 
   it("validates the whole input first and sends nothing when any phone is invalid", async () => {

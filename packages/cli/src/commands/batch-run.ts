@@ -216,11 +216,9 @@ export async function runBatches<T>(
 
   let thrown: unknown;
   const reported = new Set<string>();
-  /** The phones the engine took from the source: any of them may be in a request in flight. */
-  const pulled = new Set<string>();
   const proof = obs ? new ArchiveProof(defaults.date) : undefined;
   try {
-    const results = spec.start(client, pulledFrom(spec.items(meta, io.signal), pulled), {
+    const results = spec.start(client, spec.items(meta, io.signal), {
       batchSize: options.batchSize,
       concurrency: options.concurrency,
       journal: options.journal,
@@ -261,7 +259,7 @@ export async function runBatches<T>(
     const reason = interrupted
       ? "not sent: the run was interrupted first; rerun to send it"
       : "not sent: the run stopped at the error above first; rerun to send it";
-    unsent = await reportUnsent(source, defaults, reported, pulled, interrupted, reason, async (row) => {
+    unsent = await reportUnsent(source, defaults, reported, reason, async (row) => {
       count(tally, { phoneId: row.phone_id, state: "rejected", errorCode: row.error_code }, skips);
       await writer.add(row);
     });
@@ -317,32 +315,15 @@ export async function runBatches<T>(
   return worstExit(exit, proved);
 }
 
-/** Passes the engine's items through, noting the phone id of each one it takes. */
-async function* pulledFrom<T>(
-  items: AsyncIterable<T | SkippedPhone>,
-  pulled: Set<string>,
-): AsyncGenerator<T | SkippedPhone> {
-  for await (const item of items) {
-    // A SkippedPhone (never sent) has phoneId; what the engine sends has phone_id.
-    const phoneId = (item as { phone_id?: unknown }).phone_id;
-    if (typeof phoneId === "string") pulled.add(phoneId);
-    yield item;
-  }
-}
-
 /**
- * After a run stopped early, reads the input again and reports every phone that got no result,
- * so that each phone of a run ends in a reported state: `rejected` with `not_sent` when the engine
- * never took it (not in the journal, so a rerun sends it); `unknown` when the run failed while the
- * engine held it, since it may have been in a request in flight. After an interruption the engine
- * itself reports the phones in flight, so the others were not sent.
+ * After a run stopped early, reads the input again and reports every phone that got no result as
+ * `rejected` with `not_sent`, so that each phone of a run ends in a reported state. Such phones
+ * are not in the journal, so a rerun sends them.
  */
 async function reportUnsent(
   source: PhoneSource,
   defaults: RowDefaults,
   reported: ReadonlySet<string>,
-  pulled: ReadonlySet<string>,
-  interrupted: boolean,
   reason: string,
   report: (row: PhoneRow) => Promise<void>,
 ): Promise<number> {
@@ -365,20 +346,6 @@ async function reportUnsent(
         continue;
       }
       if (row.index < 0 || !row.info || reported.has(row.info.phone_id)) continue;
-      if (!interrupted && pulled.has(row.info.phone_id)) {
-        // The engine had it when the run failed: it may be in a request that reached CPH.
-        await report({
-          phone_id: row.info.phone_id,
-          state: "unknown",
-          error_code: "outcome_unknown",
-          error_msg:
-            "the run stopped at the error above while this phone may have been in a request in flight: it may have been sent; check it (cph-export verify, or the journal) before sending it again",
-          bucket_name: row.info.bucket_name,
-          object_path: row.info.object_path,
-          line: row.line,
-        });
-        continue;
-      }
       unsent++;
       await report({
         phone_id: row.info.phone_id,

@@ -62,23 +62,12 @@ export class FakeClient implements CphClient {
   closed = false;
   readonly #decide: Decide;
   readonly #throwAfter: unknown;
-  readonly #failure: { answered: number; inFlight: number } | undefined;
 
-  /**
-   * `throwAfter` is thrown once the source is done; with `failure`, after `answered` results and
-   * `inFlight` more phones taken (sent, never answered), as an engine failing mid-run.
-   */
-  constructor(
-    options: CphClientOptions,
-    decide: Decide,
-    throwAfter?: unknown,
-    failure?: { answered: number; inFlight: number },
-  ) {
+  constructor(options: CphClientOptions, decide: Decide, throwAfter?: unknown) {
     this.options = options;
     this.projectId = options.projectId;
     this.#decide = decide;
     this.#throwAfter = throwAfter;
-    this.#failure = failure;
   }
 
   async authenticate(): Promise<void> {}
@@ -149,12 +138,6 @@ export class FakeClient implements CphClient {
     let index = 0;
     for await (const info of source as AsyncIterable<StorageInfo | SkippedPhone>) {
       if (options.signal?.aborted) break;
-      if (this.#failure !== undefined && index >= this.#failure.answered) {
-        if (!(info instanceof SkippedPhone)) this.sent.push(info);
-        if (index + 1 >= this.#failure.answered + this.#failure.inFlight) throw this.#throwAfter;
-        index++;
-        continue;
-      }
       let result: PhoneResult;
       if (info instanceof SkippedPhone) {
         this.skipped.push(info);
