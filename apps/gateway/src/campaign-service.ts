@@ -142,7 +142,44 @@ export async function createCampaign(
       { details: issues.slice(0, 1000) },
     );
   }
-  policy.checkEntries("export", infos, "phones");
+  // One bucket for the whole campaign: refused once, at bucket_name, not once per phone.
+  const first = infos[0];
+  if (first) {
+    try {
+      policy.checkEntries("export", [first], "phones");
+    } catch (error) {
+      if (error instanceof GatewayError && error.errorCode === "CPHGW.4032") {
+        throw new GatewayError(
+          error.errorCode,
+          `caller ${caller.name} may not write to bucket ${body.bucket_name}`,
+          {
+            details: [
+              {
+                code: "bucket_not_allowed",
+                path: "bucket_name",
+                message: error.details?.[0]?.message ?? "not allowed",
+              },
+            ],
+          },
+        );
+      }
+    }
+  }
+  try {
+    policy.checkEntries("export", infos, "phones");
+  } catch (error) {
+    // Every phone's path may break the prefix rule: the first 100 are enough to see why.
+    if (error instanceof GatewayError && (error.details?.length ?? 0) > 100) {
+      throw new GatewayError(
+        error.errorCode,
+        `${error.message} (the first 100 of ${error.details?.length} are listed)`,
+        {
+          details: error.details?.slice(0, 100) ?? [],
+        },
+      );
+    }
+    throw error;
+  }
   if (body.phones !== undefined) await input.checkServers(infos);
 
   const maxErrors: MaxErrors | undefined =

@@ -335,6 +335,17 @@ describe.skipIf(skip)("campaigns on two gateways sharing Redis", () => {
     });
     expect(outside.status).toBe(403);
     expect(outside.body["error_code"]).toBe("CPHGW.4032");
+    // One bucket, one refusal: not one detail per phone.
+    expect(outside.body["details"]).toEqual([expect.objectContaining({ path: "bucket_name" })]);
+    const prefixes = await start(first, {
+      phones: phoneIds(150),
+      bucket_name: "fleet-backups",
+      object_path: "elsewhere/{phone_id}.tar",
+    });
+    expect(prefixes.status).toBe(403);
+    expect(prefixes.body["error_code"]).toBe("CPHGW.4033");
+    expect((prefixes.body["details"] as unknown[]).length).toBe(100);
+    expect(prefixes.body["error_msg"]).toContain("the first 100 of 150");
 
     const missing = await request(`${first.url}/v1/campaigns/c-${"0".repeat(32)}`, {
       headers: bearer(FLEET_KEY),
