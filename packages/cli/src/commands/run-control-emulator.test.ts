@@ -1,71 +1,27 @@
 // --max-errors, --rate and adaptive concurrency through the real client against a real emulator on a loopback port.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  DEMO_CREDENTIALS,
-  type EmulatorConfig,
-  type EmulatorStats,
-  type LedgerEntry,
-  startEmulator,
-} from "@cph-export/emulator";
+import type { EmulatorStats } from "@cph-export/emulator";
 import { afterEach, describe, expect, it } from "vitest";
-import { run } from "../run.js";
-import { memoryIo } from "../test-support/fake-io.js";
+import {
+  emulatorEnv,
+  emulatorHarness,
+  ledgerOf,
+  ndjsonRows,
+  type Running,
+  runInMemory,
+} from "../test-support/emulator.js";
 
-interface Running {
-  url: string;
-  close(): Promise<void>;
-  directory: string;
-}
+const { emulatorWith, scratch, cleanup } = emulatorHarness("cph-export-run-control-");
+afterEach(cleanup);
 
-const running: Running[] = [];
-
-async function emulatorWith(config: EmulatorConfig): Promise<Running> {
-  const directory = await mkdtemp(join(tmpdir(), "cph-export-run-control-"));
-  const emulator = await startEmulator({ dataDir: directory, config });
-  const handle = { url: emulator.url, close: () => emulator.close(), directory };
-  running.push(handle);
-  return handle;
-}
-
-afterEach(async () => {
-  for (const emulator of running.splice(0)) {
-    await emulator.close();
-    await rm(emulator.directory, { recursive: true, force: true });
-  }
-});
-
-async function control<T>(emulator: Running, path: string): Promise<T> {
-  const response = await fetch(`${emulator.url}${path}`);
+const ledger = (emulator: Running) => ledgerOf(emulator, "ledger");
+async function stats(emulator: Running): Promise<EmulatorStats> {
+  const response = await fetch(`${emulator.url}/__emulator/stats`);
   expect(response.status).toBe(200);
-  return (await response.json()) as T;
+  return (await response.json()) as EmulatorStats;
 }
 
-const ledger = async (emulator: Running) =>
-  (await control<{ entries: LedgerEntry[] }>(emulator, "/__emulator/ledger")).entries;
-const stats = (emulator: Running) => control<EmulatorStats>(emulator, "/__emulator/stats");
-
-async function cli(emulator: Running, args: string[]) {
-  const io = memoryIo({
-    env: {
-      CPH_ENDPOINT: emulator.url,
-      CPH_PROJECT_ID: DEMO_CREDENTIALS.projectId,
-      HUAWEICLOUD_SDK_AK: DEMO_CREDENTIALS.accessKey,
-      HUAWEICLOUD_SDK_SK: DEMO_CREDENTIALS.secretKey,
-      HOME: "/nonexistent-home",
-    },
-  });
-  const code = await run(args, io);
-  return { code, stdout: io.stdoutText(), stderr: io.stderrText() };
-}
-
-function ndjsonRows(text: string): Record<string, unknown>[] {
-  return text
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
+const cli = (emulator: Running, args: string[]) => runInMemory(args, { env: emulatorEnv(emulator) });
 
 const EXPORT_FLAGS = ["--include", "/data", "--bucket", "fleet-tests", "--object-path", "f/{phone_id}.tar"];
 /** 200 running phones on 2 servers. */
@@ -82,7 +38,7 @@ function tally(rows: Record<string, unknown>[]): Record<string, number> {
 
 describe("export --max-errors against the emulator", () => {
   it("--max-errors 5 with 20% of the jobs failing stops early, reports every phone once, exit 1", async () => {
-    const journal = join(await mkdtemp(join(tmpdir(), "cph-export-journal-")), "export.journal");
+    const journal = join(await scratch(), "export.journal");
     const emulator = await emulatorWith({
       jobDurationMs: 10,
       inventory: FLEET,
@@ -153,7 +109,6 @@ describe("export --max-errors against the emulator", () => {
       succeeded,
       accepted: notSent,
     });
-    await rm(join(journal, ".."), { recursive: true, force: true });
   });
 
   it("a bad --max-errors or --rate is a usage error naming the flag, nothing sent", async () => {
