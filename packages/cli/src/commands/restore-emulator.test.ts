@@ -118,9 +118,15 @@ describe("restore against the emulator", () => {
     ];
     const restored = await cli(emulator, args);
     expect(restored.code, restored.stderr).toBe(0);
-    const rows = rowsOf(restored.stdout);
+    // NDJSON rows come as the batches end, in any order: compared by phone.
+    const rows = rowsOf(restored.stdout).sort((a, b) =>
+      String(a["phone_id"]).localeCompare(String(b["phone_id"])),
+    );
+    expect(rows.map((row) => row["phone_id"])).toEqual([...PHONES].sort());
     expect(rows.map((row) => row["state"])).toEqual(PHONES.map(() => "succeeded"));
-    expect(rows.map((row) => row["object_path"])).toEqual(PHONES.map((phone) => `r/${phone}.tar`));
+    expect(rows.map((row) => row["object_path"])).toEqual(
+      [...PHONES].sort().map((phone) => `r/${phone}.tar`),
+    );
     expect(restored.stderr).toMatch(/^restore: 8 phones in .*: 8 succeeded/m);
     for (const phone of PHONES) expect(await tmpFiles(emulator, phone)).toEqual(before.get(phone));
 
