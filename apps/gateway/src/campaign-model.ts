@@ -2,7 +2,6 @@
 // Pure: the Redis layout is campaign-store.ts, the execution campaign-runner.ts.
 import {
   CAMPAIGN_PHONE_STATES,
-  type CampaignPhoneState,
   LIMITS,
   type MaxErrors,
   parseMaxErrors,
@@ -15,9 +14,6 @@ import { z } from "zod";
 
 // The states of a campaign's phones are core's (the CLI reads them too).
 export { CAMPAIGN_PHONE_STATES, type CampaignPhoneState } from "@cph-export/core";
-
-/** States a phone leaves on its own; a campaign is finished once none of its phones is in one. */
-export const ACTIVE_STATES: readonly CampaignPhoneState[] = ["pending", "sent", "accepted"];
 
 /** running; completed (every phone ended); cancelled; stopped (max errors exceeded). */
 export const CAMPAIGN_STATUSES = ["running", "completed", "cancelled", "stopped"] as const;
@@ -148,44 +144,6 @@ export interface CampaignSpec {
   maxErrors?: MaxErrors | undefined;
   /** Batch requests per second over every replica. */
   rate?: number | undefined;
-  selection?: CampaignRequest["selection"];
-}
-
-/** One phone of a campaign as the API shows it. */
-export interface CampaignPhoneView {
-  phone_id: string;
-  index: number;
-  state: CampaignPhoneState;
-  bucket_name: string;
-  object_path: string;
-  job_id?: string | undefined;
-  request_id?: string | undefined;
-  error_code?: string | undefined;
-  error_msg?: string | undefined;
-  sent_at?: string | undefined;
-  updated_at?: string | undefined;
-}
-
-/** `GET /v1/campaigns/{id}`. */
-export interface CampaignView {
-  campaign_id: string;
-  name?: string | undefined;
-  caller: string;
-  status: CampaignStatus;
-  stop_reason?: string | undefined;
-  created_at: string;
-  started_at?: string | undefined;
-  finished_at?: string | undefined;
-  total: number;
-  counts: Record<CampaignPhoneState, number>;
-  /** Phones rejected by CPH and jobs failed, counted against max_errors (since the last resume). */
-  errors: number;
-  bucket_name: string;
-  object_path: string;
-  batch_size: number;
-  max_concurrency: number;
-  max_errors?: string | undefined;
-  rate?: string | undefined;
 }
 
 export const campaignPhoneViewSchema = z.object({
@@ -221,6 +179,11 @@ export const campaignViewSchema = z.object({
   max_errors: z.string().optional(),
   rate: z.string().optional(),
 });
+
+/** One phone of a campaign as the API shows it. */
+export type CampaignPhoneView = z.output<typeof campaignPhoneViewSchema>;
+/** `GET /v1/campaigns/{id}`; `errors` counts CPH rejections and failed jobs since the last resume. */
+export type CampaignView = z.output<typeof campaignViewSchema>;
 
 export const campaignPhonesPageSchema = z.object({
   phones: z.array(campaignPhoneViewSchema),

@@ -143,28 +143,7 @@ export async function createCampaign(
     );
   }
   // One bucket for the whole campaign: refused once, at bucket_name, not once per phone.
-  const first = infos[0];
-  if (first) {
-    try {
-      policy.checkEntries("export", [first], "phones");
-    } catch (error) {
-      if (error instanceof GatewayError && error.errorCode === "CPHGW.4032") {
-        throw new GatewayError(
-          error.errorCode,
-          `caller ${caller.name} may not write to bucket ${body.bucket_name}`,
-          {
-            details: [
-              {
-                code: "bucket_not_allowed",
-                path: "bucket_name",
-                message: error.details?.[0]?.message ?? "not allowed",
-              },
-            ],
-          },
-        );
-      }
-    }
-  }
+  policy.checkBucket("export", body.bucket_name, "bucket_name");
   try {
     policy.checkEntries("export", infos, "phones");
   } catch (error) {

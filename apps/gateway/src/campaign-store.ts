@@ -11,7 +11,6 @@
 // A finished campaign's keys expire after the store's retention; a resume keeps them again.
 import type { Redis } from "ioredis";
 import {
-  ACTIVE_STATES,
   CAMPAIGN_PHONE_STATES,
   type CampaignPhoneState,
   type CampaignPhoneView,
@@ -546,5 +545,3 @@ export function phoneView(phoneId: string, bucketName: string, record: PhoneReco
     ...(record.u ? { updated_at: new Date(record.u).toISOString() } : {}),
   };
 }
-
-export { ACTIVE_STATES };

@@ -103,17 +103,35 @@ export class CallerPolicy {
    * The bucket and object path rules of `checkBatch`, for any number of entries (a campaign's);
    * `field` names them in the details' paths.
    */
+  /** Throws 403 `CPHGW.4032` when the caller may not use `bucket`; `path` names it in the details. */
+  checkBucket(operation: BatchOperation, bucket: string, path: string): void {
+    if (this.#bucketAllowed(bucket)) return;
+    throw new GatewayError(
+      "CPHGW.4032",
+      `caller ${this.caller.name} may not ${VERB[operation].bucket} bucket ${bucket}`,
+      { details: [this.#bucketRefusal(bucket, path)] },
+    );
+  }
+
+  #bucketAllowed(bucket: string): boolean {
+    return this.#buckets.some((matches) => matches(bucket));
+  }
+
+  #bucketRefusal(bucket: string, path: string): ErrorDetail {
+    return {
+      code: "bucket_not_allowed",
+      path,
+      message: `bucket ${bucket} is not among the caller's buckets (${this.caller.buckets.join(", ")})`,
+    };
+  }
+
   checkEntries(operation: BatchOperation, storageInfos: readonly BatchEntry[], field: string): void {
     const verb = VERB[operation];
     const buckets: ErrorDetail[] = [];
     const prefixes: ErrorDetail[] = [];
     storageInfos.forEach((info, index) => {
-      if (!this.#buckets.some((matches) => matches(info.bucket_name))) {
-        buckets.push({
-          code: "bucket_not_allowed",
-          path: `${field}[${index}].bucket_name`,
-          message: `bucket ${info.bucket_name} is not among the caller's buckets (${this.caller.buckets.join(", ")})`,
-        });
+      if (!this.#bucketAllowed(info.bucket_name)) {
+        buckets.push(this.#bucketRefusal(info.bucket_name, `${field}[${index}].bucket_name`));
       }
       const path = info.object_path;
       if (DOT_SEGMENT.test(path)) {

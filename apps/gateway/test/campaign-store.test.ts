@@ -27,6 +27,7 @@ describe.skipIf(skip)("campaign store (Redis, Lua)", () => {
 
   async function newCampaign(
     maxErrors?: CampaignSpec["maxErrors"],
+    on: CampaignStore = store!,
   ): Promise<{ spec: CampaignSpec; ids: string[] }> {
     const spec: CampaignSpec = {
       id: `c-${randomUUID().replaceAll("-", "")}`,
@@ -39,7 +40,7 @@ describe.skipIf(skip)("campaign store (Redis, Lua)", () => {
       ...(maxErrors === undefined ? {} : { maxErrors }),
     };
     const ids = Array.from({ length: PHONES }, (_, index) => `p${index}`);
-    await store!.create(
+    await on.create(
       spec,
       ids.map((id) => ({ id, objectPath: `p/${id}` })),
       Date.now(),
@@ -225,23 +226,7 @@ describe.skipIf(skip)("campaign store (Redis, Lua)", () => {
 
   it("keeps a finished campaign for its retention only, and for ever again once resumed", async () => {
     const kept = new CampaignStore(client!, { retentionMs: 60_000 });
-    const spec: CampaignSpec = {
-      id: `c-${randomUUID().replaceAll("-", "")}`,
-      caller: "team",
-      bucketName: "b",
-      objectPath: "p/{phone_id}",
-      includeFiles: ["/data"],
-      batchSize: 2,
-      maxConcurrency: 1,
-    };
-    await kept.create(
-      spec,
-      [
-        { id: "a", objectPath: "p/a" },
-        { id: "b", objectPath: "p/b" },
-      ],
-      Date.now(),
-    );
+    const { spec } = await newCampaign(undefined, kept);
     const ttl = () => client!.pttl(`camp:${spec.id}`);
     expect(await ttl()).toBe(-1);
     await kept.stop(spec.id, "cancelled", "cancelled", "not sent: cancelled", Date.now());
