@@ -216,7 +216,8 @@ async function main() {
       }),
     );
     // The same upstream authentication for all three paths: an X-Auth-Token.
-    // CPH_BENCH_CPU_PROFILE=DIR writes the gateway's V8 CPU profile there (open it in Chrome DevTools).
+    // CPH_BENCH_CPU_PROFILE=DIR writes the gateway's V8 CPU profile there, and the bare proxy's in DIR/proxy
+    // (open them in Chrome DevTools).
     const profile = process.env.CPH_BENCH_CPU_PROFILE;
     const gateway = await spawnServer(
       [
@@ -233,7 +234,12 @@ async function main() {
     );
     servers.push(gateway);
     const proxy = await spawnServer(
-      [fileURLToPath(import.meta.url), "--proxy-to", emulator.url],
+      [
+        ...(profile ? ["--cpu-prof", "--cpu-prof-dir", join(profile, "proxy")] : []),
+        fileURLToPath(import.meta.url),
+        "--proxy-to",
+        emulator.url,
+      ],
       {},
       join(directory, "proxy.log"),
       /^proxy listening on (\S+)$/,

@@ -16,22 +16,33 @@ import type { CallerConfig, GatewayConfig } from "./config.js";
 import { GatewayError } from "./errors.js";
 import { mountCampaignRoutes } from "./campaign-routes.js";
 import type { Campaigns } from "./campaign-service.js";
-import { mountCphRoutes } from "./cph-routes.js";
+import { cphDirectRoutes, mountCphRoutes } from "./cph-routes.js";
 import { mountFleetRoutes } from "./fleet-routes.js";
 import type { Logger } from "./logger.js";
 import { AbortControllerPool } from "./controller-pool.js";
+import { readBody } from "./read-body.js";
 import {
-  type AppContext,
+  Exchange,
   type GatewayEnv,
+  type HeaderSource,
+  headerOf,
   parseIdempotencyKey,
-  receivedTarget,
-  requestHeader,
-} from "./incoming.js";
+  requestParts,
+} from "./exchange.js";
 import { GatewayMetrics } from "./metrics.js";
 import { mountOpsRoutes } from "./ops-routes.js";
 import { CallerPolicy } from "./policy.js";
-import type { Lifecycle, RouteKit, Upstream } from "./route-kit.js";
-import type { StateStore, StoredResponse } from "./state-store.js";
+import { createNodeLane, type NodeLane } from "./node-lane.js";
+import {
+  type DirectRoute,
+  EMPTY,
+  type Lifecycle,
+  type Pipeline,
+  type Reply,
+  type RouteKit,
+  type Upstream,
+} from "./route-kit.js";
+import type { StateStore } from "./state-store.js";
 
 export interface AppDependencies {
   config: GatewayConfig;
@@ -52,10 +63,22 @@ export { SECURE_HEADERS } from "./answers.js";
 export { parseListJobsQuery } from "./list-jobs-query.js";
 
 export type { Lifecycle, Upstream } from "./route-kit.js";
+export type { NodeLane } from "./node-lane.js";
 export { ROUTES } from "./route-kit.js";
 
 /** The hono app `createApp` returns. */
 export type GatewayApp = Hono<GatewayEnv>;
+
+/** The gateway twice over, on one pipeline: as a hono app, and as a node:http request listener. */
+export interface Gateway {
+  /** Every route, through hono (what `app.fetch`, `app.request` and embedders use). */
+  app: GatewayApp;
+  /**
+   * What the gateway's own server runs: the hot CPH routes (the batches and ShowJob) served
+   * straight from node:http, everything else handed to `app` through @hono/node-server.
+   */
+  listener: NodeLane;
+}
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const REPLAYED_HEADER = "Idempotent-Replayed";
@@ -70,6 +93,11 @@ const REPLAYED_HEADER = "Idempotent-Replayed";
  * Has no globals: everything it uses is in `dependencies`.
  */
 export function createApp(dependencies: AppDependencies): GatewayApp {
+  return createGateway(dependencies).app;
+}
+
+/** `createApp`'s app together with the node:http listener that serves the same routes. */
+export function createGateway(dependencies: AppDependencies): Gateway {
   const { config, upstream, store, logger } = dependencies;
   const now = dependencies.now ?? Date.now;
   const metrics = dependencies.metrics ?? new GatewayMetrics();
@@ -85,116 +113,130 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
   /** Answers built by `respond`, which carry the secure headers and the request id already. */
   const complete = new WeakSet<Response>();
 
-  app.use(async (c, next) => {
-    const started = performance.now();
-    const incoming = requestHeader(c, "x-request-id");
+  function begin(method: string, target: string, headers: HeaderSource): Exchange {
+    const incoming = headerOf(headers, "x-request-id");
     const requestId = incoming !== undefined && SANE_REQUEST_ID.test(incoming) ? incoming : createRequestId();
-    c.set("requestId", requestId);
     metrics.requestStarted();
-    try {
-      await next();
-    } finally {
-      metrics.requestFinished();
-    }
-    // Other answers (operations routes, docs) get them here, on the response object itself: c.header()
-    // after the answer would rebuild it. Touching `headers` makes @hono/node-server build a Headers
-    // object, which `respond`'s answers avoid.
-    if (!complete.has(c.res)) {
-      const headers = c.res.headers;
-      for (const name in SECURE_HEADERS) headers.set(name, SECURE_HEADERS[name] as string);
-      headers.set("X-Request-Id", requestId);
-    }
-    if (lifecycle.shuttingDown) c.res.headers.set("Connection", "close");
-    const route = c.get("route") ?? "unmatched";
-    const status = c.res.status;
-    const caller = c.get("caller");
-    const errorCode = c.get("errorCode");
-    metrics.countRequest(c.req.method, route, status);
+    return new Exchange(method, target, requestId, headers);
+  }
+
+  function finish(x: Exchange, status: number): void {
+    metrics.requestFinished();
+    const route = x.route ?? "unmatched";
+    const { caller, errorCode } = x;
+    metrics.countRequest(x.method, route, status);
     if (errorCode !== undefined && /^CPHGW\.4(01|03|29)/.test(errorCode)) {
       metrics.refusals.inc({ caller: caller ?? "-", code: errorCode });
     }
     logger.info("request", {
-      request_id: requestId,
+      request_id: x.requestId,
       caller: caller ?? null,
-      access_key: c.get("accessKey"),
-      method: c.req.method,
+      access_key: x.accessKey,
+      method: x.method,
       route,
-      path: c.req.path,
+      path: x.path,
       status,
-      latency_ms: Math.round((performance.now() - started) * 1000) / 1000,
-      upstream_ms: c.get("upstreamMs"),
+      latency_ms: Math.round((performance.now() - x.started) * 1000) / 1000,
+      upstream_ms: x.upstreamMs,
       error_code: errorCode,
-      idempotency: c.get("idempotency"),
+      idempotency: x.idempotency,
     });
+  }
+
+  app.use(async (c, next) => {
+    const { target, headers } = requestParts(c);
+    const x = begin(c.req.method, target, headers);
+    c.set("exchange", x);
+    try {
+      await next();
+    } finally {
+      // Other answers (operations routes, docs) get these here, on the response object itself:
+      // c.header() after the answer would rebuild it. Touching `headers` makes @hono/node-server
+      // build a Headers object, which `respond`'s answers avoid.
+      if (!complete.has(c.res)) {
+        const answer = c.res.headers;
+        for (const name in SECURE_HEADERS) answer.set(name, SECURE_HEADERS[name] as string);
+        answer.set("X-Request-Id", x.requestId);
+        if (lifecycle.shuttingDown) answer.set("Connection", "close");
+      }
+      finish(x, c.res.status);
+    }
   });
 
-  app.onError((error, c) => {
-    const requestId = c.get("requestId");
-    if (error instanceof GatewayError) return gatewayErrorResponse(c, error);
-    if (error instanceof CphError) return send(c, upstreamErrorAnswer(error, requestId));
+  function errorReply(x: Exchange, error: unknown): Reply {
+    if (error instanceof GatewayError) return gatewayErrorReply(x, error);
+    if (error instanceof CphError) return upstreamErrorAnswer(error, x.requestId);
     logger.error("unexpected error", {
-      request_id: requestId,
+      request_id: x.requestId,
       error:
         error instanceof Error
           ? { name: error.name, message: error.message, stack: error.stack }
           : String(error),
     });
-    return gatewayErrorResponse(
-      c,
+    return gatewayErrorReply(
+      x,
       new GatewayError("CPHGW.5001", "unexpected gateway failure; report it with the request id"),
     );
-  });
+  }
+
+  app.onError((error, c) => send(c.var.exchange, errorReply(c.var.exchange, error)));
 
   app.notFound((c) =>
-    gatewayErrorResponse(
-      c,
-      new GatewayError(
-        "CPHGW.4041",
-        `no route ${c.req.method} ${c.req.path}; see /openapi.json for the routes`,
+    send(
+      c.var.exchange,
+      gatewayErrorReply(
+        c.var.exchange,
+        new GatewayError(
+          "CPHGW.4041",
+          `no route ${c.req.method} ${c.req.path}; see /openapi.json for the routes`,
+        ),
       ),
     ),
   );
 
-  function gatewayErrorResponse(c: AppContext, error: GatewayError): Response {
-    c.set("errorCode", error.errorCode);
+  function gatewayErrorReply(x: Exchange, error: GatewayError): Reply {
     if (error.status === 401 || error.status === 403 || error.status === 429) {
       logger.warn("refused", {
-        request_id: c.get("requestId"),
-        caller: c.get("caller") ?? null,
-        access_key: c.get("accessKey"),
+        request_id: x.requestId,
+        caller: x.caller ?? null,
+        access_key: x.accessKey,
         error_code: error.errorCode,
         reason: error.message,
       });
     }
-    return respond(
-      c,
-      errorBody(error.errorCode, error.message, c.get("requestId"), error.details),
-      error.status,
-      { ...JSON_HEADERS, ...error.headers },
-    );
+    return {
+      status: error.status,
+      headers: { ...JSON_HEADERS, ...error.headers },
+      body: errorBody(error.errorCode, error.message, x.requestId, error.details),
+      errorCode: error.errorCode,
+    };
   }
 
-  function send(c: AppContext, answer: StoredResponse & { errorCode?: string | undefined }): Response {
-    if (answer.errorCode !== undefined) c.set("errorCode", answer.errorCode);
-    return respond(c, answer.body, answer.status, answer.headers);
+  function replyHeaders(x: Exchange, headers: Readonly<Record<string, string>>): Record<string, string> {
+    // Object.assign: a spread of these many headers into a literal took ten times as long.
+    const all: Record<string, string> = Object.assign({}, headers, SECURE_HEADERS);
+    all["X-Request-Id"] = x.requestId;
+    if (lifecycle.shuttingDown) all["Connection"] = "close";
+    return all;
   }
 
   /**
    * An answer with every header it will have, as one plain object: @hono/node-server then writes
    * it as it is, where `c.body` and later `headers.set` calls build and copy Headers objects.
    */
-  function respond(c: AppContext, body: string, status: number, headers: Record<string, string>): Response {
-    // Object.assign: a spread of these many headers into a literal took ten times as long.
-    const all: Record<string, string> = Object.assign({}, headers, SECURE_HEADERS);
-    all["X-Request-Id"] = c.get("requestId");
-    const response = new Response(body, { status, headers: all });
+  function send(x: Exchange, answer: Reply): Response {
+    if (answer.errorCode !== undefined) x.errorCode = answer.errorCode;
+    const response = new Response(answer.body, {
+      status: answer.status,
+      headers: replyHeaders(x, answer.headers),
+    });
     complete.add(response);
     return response;
   }
 
   /** Runs one upstream call under the per-request deadline; the call is aborted when it passes. */
   async function withDeadline<T>(
-    c: AppContext,
+    x: Exchange,
     operation: string,
     call: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
@@ -219,7 +261,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
       if (controller.signal.aborted) {
         outcome = "timeout";
         logger.warn("upstream deadline passed", {
-          request_id: c.get("requestId"),
+          request_id: x.requestId,
           operation,
           timeout_ms: timeoutMs,
         });
@@ -229,7 +271,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
       if (outcome === "network_error") {
         // The answer only says 502; the cause (refused, reset, unreadable) is for the operators.
         logger.warn("upstream call failed", {
-          request_id: c.get("requestId"),
+          request_id: x.requestId,
           operation,
           error: error instanceof Error ? error.message : String(error),
         });
@@ -239,7 +281,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
       clearTimeout(timer);
       controllers.recycle(lease);
       const elapsedMs = performance.now() - started;
-      c.set("upstreamMs", Math.round(elapsedMs * 1000) / 1000);
+      x.upstreamMs = Math.round(elapsedMs * 1000) / 1000;
       metrics.observeUpstream(operation, outcome, elapsedMs / 1000);
     }
   }
@@ -256,27 +298,23 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
   }
 
   /** Authentication, project rule and rate limit: what every CPH route does first. */
-  async function admit(
-    c: AppContext,
-    body: Uint8Array,
-    projectId = c.req.param("project_id") ?? "",
-  ): Promise<CallerConfig> {
-    const authorization = requestHeader(c, "authorization");
+  async function admit(x: Exchange, body: Uint8Array, projectId: string): Promise<CallerConfig> {
+    const authorization = x.header("authorization");
     const access =
       authorization === undefined ? undefined : /Access=([A-Za-z0-9]{1,128})/.exec(authorization)?.[1];
-    if (access !== undefined) c.set("accessKey", access);
+    if (access !== undefined) x.accessKey = access;
     const caller = await registry.authenticate({
-      method: c.req.method,
-      url: receivedTarget(c),
+      method: x.method,
+      url: x.target,
       authorization,
       // Only a signature needs every header: built then, not for a bearer key.
       get headers() {
-        return c.req.raw.headers;
+        return x.headers;
       },
       body,
       now: new Date(now()),
     });
-    c.set("caller", caller.name);
+    x.caller = caller.name;
     (policies.get(caller.name) as CallerPolicy).checkProject(projectId);
     const window = await withStore(() => store.hitRateWindow(caller.name, 60_000));
     if (window.count > caller.requestsPerMinute) {
@@ -296,14 +334,14 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
    * parsed and written again), unless it is not a JSON object at all.
    */
   async function forward(
-    c: AppContext,
+    x: Exchange,
     operation: string,
     request: HttpRequest,
   ): Promise<Answer & { errorCode?: string }> {
-    const requestId = c.get("requestId");
+    const requestId = x.requestId;
     let answer: HttpResponseData;
     try {
-      answer = await withDeadline(c, operation, (signal) =>
+      answer = await withDeadline(x, operation, (signal) =>
         upstream.send(request, { signal, headers: traced(requestId) }),
       );
     } catch (error) {
@@ -323,22 +361,19 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
   }
 
   async function idempotent(
-    c: AppContext,
+    x: Exchange,
     caller: CallerConfig,
     header: string,
     body: Uint8Array,
     run: () => Promise<Answer & { errorCode?: string }>,
-  ): Promise<Response> {
+  ): Promise<Reply> {
     const key = `${caller.name}:${parseIdempotencyKey(header)}`;
-    const fingerprint = createHash("sha256")
-      .update(`${c.req.method} ${receivedTarget(c)}\n`)
-      .update(body)
-      .digest("hex");
+    const fingerprint = createHash("sha256").update(`${x.method} ${x.target}\n`).update(body).digest("hex");
     const claim = await withStore(() => store.claimIdempotencyKey(key, fingerprint, lockTtlMs));
     if (claim.outcome !== "claimed") {
       if (claim.fingerprint !== fingerprint) {
         metrics.idempotency.inc({ outcome: "conflict" });
-        c.set("idempotency", "conflict");
+        x.idempotency = "conflict";
         throw new GatewayError(
           "CPHGW.4221",
           "this Idempotency-Key was already used with a different request (path or body); use a new key for a new request",
@@ -346,7 +381,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
       }
       if (claim.outcome === "in-flight") {
         metrics.idempotency.inc({ outcome: "in_flight" });
-        c.set("idempotency", "in_flight");
+        x.idempotency = "in_flight";
         throw new GatewayError(
           "CPHGW.4091",
           "a request with this Idempotency-Key is still in flight; retry after it finished",
@@ -356,17 +391,17 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
         );
       }
       metrics.idempotency.inc({ outcome: "replayed" });
-      c.set("idempotency", "replayed");
+      x.idempotency = "replayed";
       const replay = claim.response;
       const errorCode = replay.status >= 400 ? readErrorCode(replay.body) : undefined;
-      return send(c, { ...replay, headers: { ...replay.headers, [REPLAYED_HEADER]: "true" }, errorCode });
+      return { ...replay, headers: { ...replay.headers, [REPLAYED_HEADER]: "true" }, errorCode };
     }
     metrics.idempotency.inc({ outcome: "claimed" });
-    c.set("idempotency", "claimed");
+    x.idempotency = "claimed";
     let answer: (Answer & { errorCode?: string }) | undefined;
     try {
       answer = await run();
-      return send(c, answer);
+      return answer;
     } finally {
       const settle = answer?.storable
         ? store.completeIdempotencyKey(
@@ -379,7 +414,7 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
         : store.releaseIdempotencyKey(key, claim.token);
       await settle.catch((error: unknown) => {
         logger.error("idempotency record not saved", {
-          request_id: c.get("requestId"),
+          request_id: x.requestId,
           caller: caller.name,
           error: error instanceof Error ? error.message : String(error),
         });
@@ -404,7 +439,40 @@ export function createApp(dependencies: AppDependencies): GatewayApp {
   };
   mountOpsRoutes(app, kit);
   const checkServers = mountFleetRoutes(app, kit);
-  mountCphRoutes(app, kit, checkServers);
+  const direct = cphDirectRoutes(kit, checkServers);
+  mountDirectRoutes(app, direct, config.bodyLimitBytes, send);
+  mountCphRoutes(app, kit);
   mountCampaignRoutes(app, kit, dependencies.campaigns, checkServers);
-  return app;
+  const pipeline: Pipeline = {
+    begin,
+    finish,
+    errorReply,
+    replyHeaders,
+    bodyLimitBytes: config.bodyLimitBytes,
+  };
+  return { app, listener: createNodeLane(pipeline, direct, app) };
+}
+
+/**
+ * Puts direct routes on the hono app, with the same handlers the node:http lane calls: one
+ * behaviour whichever entry a request came by (hono serves the paths the lane leaves to it, such
+ * as a trailing slash or a percent-encoded segment, and every request of `app.fetch`).
+ */
+function mountDirectRoutes(
+  app: GatewayApp,
+  routes: readonly DirectRoute[],
+  bodyLimitBytes: number,
+  send: RouteKit["send"],
+): void {
+  for (const route of routes) {
+    const path = route.route.replace(/\{(\w+)\}/g, ":$1");
+    app.on(route.method, path, async (c) => {
+      const x = c.var.exchange;
+      x.route = route.route;
+      const body =
+        route.method === "POST" ? await readBody(c.req.raw, c.env?.incoming, bodyLimitBytes) : EMPTY;
+      const reply = await route.handle(x, c.req.param() as Record<string, string>, body);
+      return send(x, reply);
+    });
+  }
 }

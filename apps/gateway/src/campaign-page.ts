@@ -3,7 +3,7 @@
 // /v1/campaigns/{id} and its phones with the API key the reader types (kept for the tab only).
 import type { Hono } from "hono";
 import { PAGE_CONTENT_SECURITY_POLICY } from "./docs/register-docs-page.js";
-import type { GatewayEnv } from "./incoming.js";
+import type { GatewayEnv } from "./exchange.js";
 
 export const CAMPAIGN_PAGE_ROUTES = {
   page: "/campaigns/{campaign_id}",
@@ -200,15 +200,15 @@ const SCRIPT = `"use strict";
 export function mountCampaignPage(app: Hono<GatewayEnv>): void {
   const headers = { "Content-Security-Policy": PAGE_CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache" };
   app.get("/campaigns/assets/campaign.js", (c) => {
-    c.set("route", CAMPAIGN_PAGE_ROUTES.script);
+    c.var.exchange.route = CAMPAIGN_PAGE_ROUTES.script;
     return c.body(SCRIPT, 200, { ...headers, "Content-Type": "text/javascript; charset=utf-8" });
   });
   app.get("/campaigns/assets/campaign.css", (c) => {
-    c.set("route", CAMPAIGN_PAGE_ROUTES.style);
+    c.var.exchange.route = CAMPAIGN_PAGE_ROUTES.style;
     return c.body(STYLE, 200, { ...headers, "Content-Type": "text/css; charset=utf-8" });
   });
   app.get("/campaigns/:campaign_id", (c) => {
-    c.set("route", CAMPAIGN_PAGE_ROUTES.page);
+    c.var.exchange.route = CAMPAIGN_PAGE_ROUTES.page;
     return c.body(HTML, 200, { ...headers, "Content-Type": "text/html; charset=utf-8" });
   });
 }

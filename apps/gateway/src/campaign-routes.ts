@@ -20,7 +20,7 @@ import {
 } from "./campaign-service.js";
 import { GatewayError } from "./errors.js";
 import type { ServerCheck } from "./fleet-routes.js";
-import { type AppContext, type GatewayEnv, requestHeader } from "./incoming.js";
+import type { AppContext, Exchange, GatewayEnv } from "./exchange.js";
 import type { CallerPolicy } from "./policy.js";
 import { readBody } from "./read-body.js";
 import { EMPTY, type RouteKit } from "./route-kit.js";
@@ -69,8 +69,8 @@ export function mountCampaignRoutes(
     }
   }
 
-  const json = (c: AppContext, body: unknown, status = 200, headers: Record<string, string> = {}) =>
-    send(c, { status, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) });
+  const json = (x: Exchange, body: unknown, status = 200, headers: Record<string, string> = {}) =>
+    send(x, { status, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) });
 
   function campaignId(c: AppContext): string {
     const id = c.req.param("campaign_id") ?? "";
@@ -79,9 +79,10 @@ export function mountCampaignRoutes(
   }
 
   app.post("/v1/campaigns", async (c) => {
-    c.set("route", CAMPAIGN_ROUTES.campaigns);
+    const x = c.var.exchange;
+    x.route = CAMPAIGN_ROUTES.campaigns;
     const body = await readBody(c.req.raw, c.env?.incoming, config.bodyLimitBytes);
-    const caller = await admit(c, body, upstream.projectId);
+    const caller = await admit(x, body, upstream.projectId);
     const policy = policies.get(caller.name) as CallerPolicy;
     policy.checkOperation("export");
     let input: unknown;
@@ -119,7 +120,7 @@ export function mountCampaignRoutes(
           config,
           now: now(),
           checkServers: (entries) =>
-            checkServers(c, policy, entries, { field: "phones", operation: "export" }),
+            checkServers(x, policy, entries, { field: "phones", operation: "export" }),
         }),
       );
       return {
@@ -129,31 +130,34 @@ export function mountCampaignRoutes(
         storable: true,
       };
     };
-    const header = requestHeader(c, "idempotency-key");
-    if (header === undefined) return send(c, await run());
-    return idempotent(c, caller, header, body, run);
+    const header = x.header("idempotency-key");
+    if (header === undefined) return send(x, await run());
+    return send(x, await idempotent(x, caller, header, body, run));
   });
 
   app.get("/v1/campaigns", async (c) => {
-    c.set("route", CAMPAIGN_ROUTES.campaigns);
-    await admit(c, EMPTY, upstream.projectId);
+    const x = c.var.exchange;
+    x.route = CAMPAIGN_ROUTES.campaigns;
+    await admit(x, EMPTY, upstream.projectId);
     const views = await stored(async (service) => {
       const ids = await service.store.list(100);
       return Promise.all(ids.map((id) => service.store.view(id)));
     });
-    return json(c, { campaigns: views.filter((view) => view !== undefined) });
+    return json(x, { campaigns: views.filter((view) => view !== undefined) });
   });
 
   app.get("/v1/campaigns/:campaign_id", async (c) => {
-    c.set("route", CAMPAIGN_ROUTES.campaign);
-    await admit(c, EMPTY, upstream.projectId);
+    const x = c.var.exchange;
+    x.route = CAMPAIGN_ROUTES.campaign;
+    await admit(x, EMPTY, upstream.projectId);
     const id = campaignId(c);
-    return json(c, await stored((service) => campaignView(service, id)));
+    return json(x, await stored((service) => campaignView(service, id)));
   });
 
   app.get("/v1/campaigns/:campaign_id/phones", async (c) => {
-    c.set("route", CAMPAIGN_ROUTES.phones);
-    await admit(c, EMPTY, upstream.projectId);
+    const x = c.var.exchange;
+    x.route = CAMPAIGN_ROUTES.phones;
+    await admit(x, EMPTY, upstream.projectId);
     const query = campaignPhonesQuerySchema.safeParse(c.req.query());
     if (!query.success) {
       const details = query.error.issues.map((issue) => ({
@@ -184,27 +188,29 @@ export function mountCampaignRoutes(
         limit,
       });
     });
-    return json(c, {
+    return json(x, {
       phones: page.phones,
       ...(page.nextCursor === undefined ? {} : { next_cursor: String(page.nextCursor) }),
     });
   });
 
   app.post("/v1/campaigns/:campaign_id/cancel", async (c) => {
-    c.set("route", CAMPAIGN_ROUTES.cancel);
+    const x = c.var.exchange;
+    x.route = CAMPAIGN_ROUTES.cancel;
     const body = await readBody(c.req.raw, c.env?.incoming, config.bodyLimitBytes);
-    const caller = await admit(c, body, upstream.projectId);
+    const caller = await admit(x, body, upstream.projectId);
     const id = campaignId(c);
-    return json(c, await stored((service) => cancelCampaign(service, id, caller, now())));
+    return json(x, await stored((service) => cancelCampaign(service, id, caller, now())));
   });
 
   app.post("/v1/campaigns/:campaign_id/resume", async (c) => {
-    c.set("route", CAMPAIGN_ROUTES.resume);
+    const x = c.var.exchange;
+    x.route = CAMPAIGN_ROUTES.resume;
     const body = await readBody(c.req.raw, c.env?.incoming, config.bodyLimitBytes);
-    const caller = await admit(c, body, upstream.projectId);
+    const caller = await admit(x, body, upstream.projectId);
     (policies.get(caller.name) as CallerPolicy).checkOperation("export");
     const id = campaignId(c);
-    return json(c, await stored((service) => resumeCampaign(service, id, caller, now())));
+    return json(x, await stored((service) => resumeCampaign(service, id, caller, now())));
   });
 
   mountCampaignPage(app);

@@ -20,13 +20,13 @@ import {
   type ServersQuery,
   serversInScope,
 } from "./fleet.js";
-import type { AppContext, GatewayEnv } from "./incoming.js";
+import type { Exchange, GatewayEnv } from "./exchange.js";
 import type { BatchEntry, BatchOperation, CallerPolicy } from "./policy.js";
 import { EMPTY, ROUTES, type RouteKit } from "./route-kit.js";
 
 /** Refuses (403 CPHGW.4035) a batch naming phones off the servers of a confined caller. */
 export type ServerCheck = (
-  c: AppContext,
+  x: Exchange,
   policy: CallerPolicy,
   storageInfos: readonly BatchEntry[],
   batch: { field: string; operation: BatchOperation },
@@ -42,55 +42,55 @@ export function mountFleetRoutes(app: Hono<GatewayEnv>, kit: RouteKit): ServerCh
   const phoneIndex = new ServerPhoneIndex({ ttlMs: config.policyCacheMs, now: kit.now });
 
   /** One ListCloudPhones page upstream, under the deadline, read with core's tolerant schema. */
-  async function fetchPhones(c: AppContext, query: PhonesQuery) {
+  async function fetchPhones(x: Exchange, query: PhonesQuery) {
     const request = buildListCloudPhonesRequest({
       endpoint: upstream.endpoint,
       projectId: upstream.projectId,
       ...query,
     });
-    const answer = await withDeadline(c, "list_phones", (signal) =>
-      upstream.send(request, { signal, headers: traced(c.get("requestId")) }),
+    const answer = await withDeadline(x, "list_phones", (signal) =>
+      upstream.send(request, { signal, headers: traced(x.requestId) }),
     );
     return parseListCloudPhonesResponse(answer).phones ?? [];
   }
 
-  async function fetchServer(c: AppContext, serverId: string, query: ServersQuery) {
+  async function fetchServer(x: Exchange, serverId: string, query: ServersQuery) {
     const request = buildListCloudPhoneServersRequest({
       endpoint: upstream.endpoint,
       projectId: upstream.projectId,
       ...(query.serverName === undefined ? {} : { serverName: query.serverName }),
       serverId,
     });
-    const answer = await withDeadline(c, "list_servers", (signal) =>
-      upstream.send(request, { signal, headers: traced(c.get("requestId")) }),
+    const answer = await withDeadline(x, "list_servers", (signal) =>
+      upstream.send(request, { signal, headers: traced(x.requestId) }),
     );
     return parseListCloudPhoneServersResponse(answer).servers ?? [];
   }
 
   /** Every phone id on one server, for the export check of a caller confined to servers. */
-  async function serverPhoneIds(c: AppContext, serverId: string): Promise<string[]> {
+  async function serverPhoneIds(x: Exchange, serverId: string): Promise<string[]> {
     const ids: string[] = [];
     const limit = LIMITS.listJobsMaxLimit;
     for (let offset = 0; ; offset += limit) {
-      const page = await fetchPhones(c, { serverId, offset, limit });
+      const page = await fetchPhones(x, { serverId, offset, limit });
       for (const phone of page) if (phone.phone_id) ids.push(phone.phone_id);
       if (page.length < limit) return ids;
     }
   }
 
   /** A listing the gateway put together from several upstream calls, as CPH would answer it. */
-  async function assembled(c: AppContext, list: () => Promise<Record<string, unknown>>): Promise<Answer> {
+  async function assembled(x: Exchange, list: () => Promise<Record<string, unknown>>): Promise<Answer> {
     try {
-      const body = { request_id: c.get("requestId"), ...(await list()) };
+      const body = { request_id: x.requestId, ...(await list()) };
       return { status: 200, headers: JSON_HEADERS, body: JSON.stringify(body), storable: true };
     } catch (error) {
-      return upstreamErrorAnswer(error, c.get("requestId"));
+      return upstreamErrorAnswer(error, x.requestId);
     }
   }
 
   /** Refuses (403 CPHGW.4035) an export naming phones off the servers of a confined caller. */
   const checkServers: ServerCheck = async function checkServers(
-    c: AppContext,
+    x: Exchange,
     policy: CallerPolicy,
     storageInfos: readonly BatchEntry[],
     batch: { field: string; operation: BatchOperation },
@@ -102,7 +102,7 @@ export function mountFleetRoutes(app: Hono<GatewayEnv>, kit: RouteKit): ServerCh
       outside = await phoneIndex.outside(
         servers,
         storageInfos.map((info) => info.phone_id),
-        (serverId) => serverPhoneIds(c, serverId),
+        (serverId) => serverPhoneIds(x, serverId),
       );
     } catch (error) {
       if (error instanceof CphApiError) throw error;
@@ -124,8 +124,9 @@ export function mountFleetRoutes(app: Hono<GatewayEnv>, kit: RouteKit): ServerCh
   };
 
   app.get("/v1/:project_id/cloud-phone/phones", async (c) => {
-    c.set("route", ROUTES.listPhones);
-    const caller = await admit(c, EMPTY);
+    const x = c.var.exchange;
+    x.route = ROUTES.listPhones;
+    const caller = await admit(x, EMPTY, c.req.param("project_id"));
     const query = parseListPhonesQuery(c.req.query());
     const servers = (policies.get(caller.name) as CallerPolicy).servers;
     if (servers === undefined) {
@@ -134,20 +135,21 @@ export function mountFleetRoutes(app: Hono<GatewayEnv>, kit: RouteKit): ServerCh
         projectId: upstream.projectId,
         ...query,
       });
-      return send(c, await forward(c, "list_phones", request));
+      return send(x, await forward(x, "list_phones", request));
     }
     const scope = serversInScope(servers, query.serverId);
     return send(
-      c,
-      await assembled(c, async () => ({
-        phones: await listPhonesWithin(scope, query, (page) => fetchPhones(c, page)),
+      x,
+      await assembled(x, async () => ({
+        phones: await listPhonesWithin(scope, query, (page) => fetchPhones(x, page)),
       })),
     );
   });
 
   app.get("/v1/:project_id/cloud-phone/servers", async (c) => {
-    c.set("route", ROUTES.listServers);
-    const caller = await admit(c, EMPTY);
+    const x = c.var.exchange;
+    x.route = ROUTES.listServers;
+    const caller = await admit(x, EMPTY, c.req.param("project_id"));
     const query = parseListServersQuery(c.req.query());
     const servers = (policies.get(caller.name) as CallerPolicy).servers;
     if (servers === undefined) {
@@ -156,13 +158,13 @@ export function mountFleetRoutes(app: Hono<GatewayEnv>, kit: RouteKit): ServerCh
         projectId: upstream.projectId,
         ...query,
       });
-      return send(c, await forward(c, "list_servers", request));
+      return send(x, await forward(x, "list_servers", request));
     }
     const scope = serversInScope(servers, query.serverId);
     return send(
-      c,
-      await assembled(c, async () => ({
-        servers: await listServersWithin(scope, query, (serverId, page) => fetchServer(c, serverId, page)),
+      x,
+      await assembled(x, async () => ({
+        servers: await listServersWithin(scope, query, (serverId, page) => fetchServer(x, serverId, page)),
       })),
     );
   });

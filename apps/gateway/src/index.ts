@@ -1,5 +1,5 @@
-export { createApp, parseListJobsQuery, ROUTES } from "./app.js";
-export type { AppDependencies, GatewayApp, Lifecycle, Upstream } from "./app.js";
+export { createApp, createGateway, parseListJobsQuery, ROUTES } from "./app.js";
+export type { AppDependencies, Gateway, GatewayApp, Lifecycle, Upstream } from "./app.js";
 export { CallerRegistry, hashApiKey } from "./auth.js";
 export { GatewayConfigError, gatewayConfigSchema, loadGatewayConfig, parseGatewayConfig } from "./config.js";
 export type { CallerConfig, GatewayConfig, GatewayConfigInput } from "./config.js";

@@ -3,7 +3,7 @@ import type { Hono } from "hono";
 import { JSON_HEADERS } from "./answers.js";
 import { registerDocsPage } from "./docs/register-docs-page.js";
 import { GatewayError } from "./errors.js";
-import type { GatewayEnv } from "./incoming.js";
+import type { GatewayEnv } from "./exchange.js";
 import { createOpenApiDocument } from "./openapi.js";
 import type { RouteKit } from "./route-kit.js";
 
@@ -13,19 +13,19 @@ export function mountOpsRoutes(app: Hono<GatewayEnv>, kit: RouteKit): void {
   let openApi: string | undefined;
 
   app.get("/healthz", (c) => {
-    c.set("route", "/healthz");
+    c.var.exchange.route = "/healthz";
     return c.json({ status: "ok" });
   });
 
   app.get("/readyz", async (c) => {
-    c.set("route", "/readyz");
+    c.var.exchange.route = "/readyz";
     if (lifecycle.shuttingDown) {
-      c.set("errorCode", "CPHGW.5031");
+      c.var.exchange.errorCode = "CPHGW.5031";
       return c.json({ status: "shutting down", checks: { shutdown: "started" } }, 503);
     }
     const checks: Record<string, string> = {};
     await Promise.all([
-      withDeadline(c, "authenticate", (signal) => upstream.authenticate({ signal })).then(
+      withDeadline(c.var.exchange, "authenticate", (signal) => upstream.authenticate({ signal })).then(
         () => {
           checks["upstream"] = "ok";
         },
@@ -54,14 +54,16 @@ export function mountOpsRoutes(app: Hono<GatewayEnv>, kit: RouteKit): void {
   });
 
   app.get("/metrics", async (c) => {
-    c.set("route", "/metrics");
+    c.var.exchange.route = "/metrics";
     return c.body(await metrics.render(), 200, { "Content-Type": metrics.contentType });
   });
 
   app.get("/openapi.json", (c) => {
-    c.set("route", "/openapi.json");
+    c.var.exchange.route = "/openapi.json";
     openApi ??= JSON.stringify(createOpenApiDocument());
     return c.body(openApi, 200, JSON_HEADERS);
   });
-  registerDocsPage(app);
+  registerDocsPage(app, (c, route) => {
+    c.var.exchange.route = route;
+  });
 }

@@ -63,15 +63,19 @@ export function readBody(
   incoming: IncomingMessage | undefined,
   limit: number,
 ): Promise<Uint8Array> {
-  // Node's parsed headers when there are: `request.headers` builds a Headers object of them all.
-  const declared =
-    incoming?.headers === undefined
-      ? request.headers.get("content-length")
-      : incoming.headers["content-length"];
+  if (incoming !== undefined && typeof incoming.on === "function" && !incoming.readableEnded) {
+    return readIncomingBody(incoming, limit);
+  }
+  const declared = request.headers.get("content-length");
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit)
+    return Promise.reject(tooLarge(limit));
+  return fromWebStream(request, limit);
+}
+
+/** `readBody` of a request node:http parsed (the node:http lane, and hono's under @hono/node-server). */
+export function readIncomingBody(incoming: IncomingMessage, limit: number): Promise<Uint8Array> {
+  const declared = incoming.headers["content-length"];
   if (typeof declared === "string" && /^\d+$/.test(declared) && Number(declared) > limit)
     return Promise.reject(tooLarge(limit));
-  if (incoming !== undefined && typeof incoming.on === "function" && !incoming.readableEnded) {
-    return fromNodeStream(incoming, limit);
-  }
-  return fromWebStream(request, limit);
+  return fromNodeStream(incoming, limit);
 }

@@ -1,7 +1,7 @@
 import type { CphClient } from "@cph-export/http-client";
 import type { Answer } from "./answers.js";
 import type { CallerConfig, GatewayConfig } from "./config.js";
-import type { AppContext } from "./incoming.js";
+import type { Exchange, HeaderSource } from "./exchange.js";
 import type { Logger } from "./logger.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { CallerPolicy } from "./policy.js";
@@ -31,6 +31,9 @@ export const ROUTES = {
 
 export const EMPTY = new Uint8Array(0);
 
+/** An answer as data, with the gateway error code it carries (for the log and metrics). */
+export type Reply = StoredResponse & { errorCode?: string | undefined };
+
 /**
  * The request pipeline every route group uses (app.ts builds it): who is calling, what they may
  * do, the upstream call under its deadline, idempotency, and the answer with its headers.
@@ -46,26 +49,55 @@ export interface RouteKit {
   /** Milliseconds since the epoch. */
   now: () => number;
   /**
-   * Authentication, project rule and rate limit: what every CPH route does first. The project is
-   * the path's `project_id` unless given (campaigns use the upstream's).
+   * Authentication, project rule and rate limit: what every CPH route does first. `projectId` is
+   * the path's, or the upstream's for the gateway's own routes (campaigns).
    */
-  admit(c: AppContext, body: Uint8Array, projectId?: string): Promise<CallerConfig>;
-  /** An answer as data, sent with the secure headers and the request id. */
-  send(c: AppContext, answer: StoredResponse & { errorCode?: string | undefined }): Response;
+  admit(x: Exchange, body: Uint8Array, projectId: string): Promise<CallerConfig>;
+  /** An answer as data, as a hono Response with the secure headers and the request id. */
+  send(x: Exchange, answer: Reply): Response;
   /** A request built from validated input, sent upstream under the deadline; any answer comes back as data. */
   forward(
-    c: AppContext,
+    x: Exchange,
     operation: string,
     request: import("@cph-export/core").HttpRequest,
   ): Promise<Answer & { errorCode?: string }>;
   /** Runs `run` once per Idempotency-Key of the caller; a repeat gets the stored answer. */
   idempotent(
-    c: AppContext,
+    x: Exchange,
     caller: CallerConfig,
     header: string,
     body: Uint8Array,
     run: () => Promise<Answer & { errorCode?: string }>,
-  ): Promise<Response>;
+  ): Promise<Reply>;
   /** Runs one upstream call under the per-request deadline; the call is aborted when it passes. */
-  withDeadline<T>(c: AppContext, operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  withDeadline<T>(x: Exchange, operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<T>;
+}
+
+/**
+ * A route whose whole input is its path parameters and its body (no query), written without hono:
+ * `mountDirectRoutes` puts it on the hono app and the node:http lane serves it directly, with the
+ * same handler either way.
+ */
+export interface DirectRoute {
+  method: "GET" | "POST";
+  /** Its label in logs and metrics, and its path, with `{param}` placeholders. */
+  route: string;
+  /** `body` is empty for a GET. */
+  handle(x: Exchange, params: Readonly<Record<string, string>>, body: Uint8Array): Promise<Reply>;
+}
+
+/**
+ * What the two entries share: an exchange begins and ends the same way (request id, in-flight
+ * gauge, access log, metrics), and an error or an answer becomes the same bytes.
+ */
+export interface Pipeline {
+  /** A request came in: its exchange, with its request id (the caller's, when usable). */
+  begin(method: string, target: string, headers: HeaderSource): Exchange;
+  /** The answer went out: the metrics and the access log line. */
+  finish(x: Exchange, status: number): void;
+  /** What any error thrown by a handler answers. */
+  errorReply(x: Exchange, error: unknown): Reply;
+  /** Every header an answer goes out with: its own, the secure ones, the request id. */
+  replyHeaders(x: Exchange, headers: Readonly<Record<string, string>>): Record<string, string>;
+  bodyLimitBytes: number;
 }

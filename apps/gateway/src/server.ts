@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Credentials } from "@cph-export/http-client";
 import { type CphClient, createCphClient } from "@cph-export/http-client";
@@ -6,8 +6,7 @@ import { Redis } from "ioredis";
 import { type CampaignClient, CampaignRunner } from "./campaign-runner.js";
 import type { Campaigns } from "./campaign-service.js";
 import { CampaignStore } from "./campaign-store.js";
-import { createAdaptorServer } from "@hono/node-server";
-import { createApp, type Upstream } from "./app.js";
+import { createGateway, type Upstream } from "./app.js";
 import type { GatewayConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 import { GatewayMetrics } from "./metrics.js";
@@ -103,8 +102,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       activity: campaigns.runner.activity,
     });
   }
-  const app = createApp({ config, upstream, store, logger, metrics, lifecycle, campaigns });
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const { listener } = createGateway({ config, upstream, store, logger, metrics, lifecycle, campaigns });
+  const server = createServer(listener);
   // Bounds slow clients; generous next to the upstream deadline so that no answer is cut.
   server.requestTimeout = Math.max(60_000, config.upstream.timeoutMs * 2);
   server.headersTimeout = 30_000;

@@ -1,6 +1,6 @@
 // The /docs page: an API reference rendered in the browser from /openapi.json, every asset served by the
 // gateway itself (no CDN: many company networks reach nothing outside).
-import type { Env, Hono } from "hono";
+import type { Context, Env, Hono } from "hono";
 import { renderApiReference } from "./render-api-reference.js";
 
 /** Where the page and its assets live. */
@@ -105,14 +105,15 @@ fetch(${JSON.stringify(DOCS_ROUTES.openApi)}, { headers: { accept: "application/
   });
 `;
 
-/** The variables the gateway's app keeps per request; `route` labels logs and metrics. */
-type RouteLabelled = Env & { Variables: { route: string } };
-
 /**
  * Serves the API reference at `/docs` (HTML), `/docs/docs.js` and `/docs/docs.css`, all from memory. The page
  * fetches `/openapi.json` and renders its routes, parameters and schemas; no authentication, like that document.
  */
-export function registerDocsPage<E extends RouteLabelled>(app: Hono<E>): void {
+export function registerDocsPage<E extends Env>(
+  app: Hono<E>,
+  /** Notes the route of a request it serves (the gateway labels its logs and metrics with it). */
+  label: (c: Context<E>, route: string) => void = () => {},
+): void {
   const assets: Array<[string, string, string]> = [
     [DOCS_ROUTES.page, HTML, "text/html; charset=utf-8"],
     [DOCS_ROUTES.script, SCRIPT, "text/javascript; charset=utf-8"],
@@ -120,7 +121,7 @@ export function registerDocsPage<E extends RouteLabelled>(app: Hono<E>): void {
   ];
   for (const [path, body, contentType] of assets) {
     app.get(path, (c) => {
-      c.set("route", path as E["Variables"]["route"]);
+      label(c, path);
       return c.body(body, 200, {
         "Content-Type": contentType,
         "Content-Security-Policy": PAGE_CONTENT_SECURITY_POLICY,

@@ -197,7 +197,7 @@ describe("registerDocsPage", () => {
     await next();
     routes.push(c.get("route"));
   });
-  registerDocsPage(app);
+  registerDocsPage(app, (c, route) => c.set("route", route));
 
   it.each([
     [DOCS_ROUTES.page, "text/html; charset=utf-8"],

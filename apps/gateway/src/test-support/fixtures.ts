@@ -1,7 +1,7 @@
 // Shared by the in-process tests: a config with two callers, a scripted upstream and a log sink.
 import type { BatchExportResponse, HttpRequest, HttpResponseData, StorageInfo } from "@cph-export/core";
 import type { RequestOptions } from "@cph-export/http-client";
-import { createApp, type Lifecycle, type Upstream } from "../app.js";
+import { createGateway, type Lifecycle, type Upstream } from "../app.js";
 import { hashApiKey } from "../auth.js";
 import { type GatewayConfigInput, parseGatewayConfig } from "../config.js";
 import { createJsonLogger } from "../logger.js";
@@ -233,6 +233,7 @@ export function testApp(
     store?: StateStore;
     now?: () => number;
     lifecycle?: Lifecycle;
+    createRequestId?: () => string;
   } = {},
 ) {
   const lines: string[] = [];
@@ -242,7 +243,7 @@ export function testApp(
   const store = options.store ?? createMemoryStateStore({ now });
   const metrics = new GatewayMetrics();
   const logger = createJsonLogger({ write: (line) => lines.push(line), now });
-  const app = createApp({
+  const { app, listener } = createGateway({
     config,
     upstream,
     store,
@@ -250,7 +251,8 @@ export function testApp(
     metrics,
     now,
     ...(options.lifecycle ? { lifecycle: options.lifecycle } : {}),
+    ...(options.createRequestId ? { createRequestId: options.createRequestId } : {}),
   });
   const bearer = (key = TEAM_A_KEY) => ({ Authorization: `Bearer ${key}` });
-  return { app, upstream, store, metrics, lines, config, bearer };
+  return { app, listener, upstream, store, metrics, lines, config, bearer };
 }
